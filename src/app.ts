@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { DestinationStream } from 'pino'
+import type { Config } from './config.ts'
+import { openDatabase, type Database } from './db/client.ts'
+import authPlugin from './plugins/auth.ts'
+import changesPlugin from './plugins/changes.ts'
+import dbPlugin from './plugins/db.ts'
+import openapiPlugin from './plugins/openapi.ts'
+import problemPlugin from './plugins/problem.ts'
+import stripeResolverPlugin from './plugins/stripe-resolver.ts'
+import { installValidators } from './plugins/validation.ts'
+import operationsRoutes from './routes/operations/index.ts'
+import paymentsRoutes from './routes/payments/index.ts'
+import projectsRoutes from './routes/projects/index.ts'
+import stripeConfigRoutes from './routes/stripe-config/index.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance { config: Config }
+}
+
+export interface BuildOptions {
+  config: Config
+  /** An already open (and migrated) database; the app then leaves closing it to the caller. */
+  database?: Database
+  /** Where log lines go (tests capture them); default stdout. */
+  logStream?: DestinationStream
+}
+
+/** Paths pino blanks out wherever they appear in a log line: credentials never reach a log. */
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers["stripe-signature"]', 'req.headers.cookie',
+  'headers.authorization', 'headers["stripe-signature"]',
+  '*.secret_key', '*.webhook_secret', '*.secretKey', '*.webhookSecret', '*.end_user_secret', '*.endUserSecret',
+  '*.apiKey', '*.api_key', '*.password', '*.token',
+]
+
+export async function buildApp ({ config, database, logStream }: BuildOptions): Promise<FastifyInstance> {
+  const owned = database === undefined
+  const db = database ?? await openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite`, poolSize: config.databasePoolSize })
+  if (owned) await db.migrate()
+
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      ...(logStream ? { stream: logStream } : {}),
+    },
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  installValidators(app)
+  app.decorate('config', config)
+  app.addHook('onSend', async (req, reply) => { reply.header('x-request-id', req.id) })
+  for (const warning of config.warnings) app.log.warn(warning)
+
+  await app.register(problemPlugin)
+  await app.register(dbPlugin, { database: db, owned })
+  await app.register(changesPlugin)
+  await app.register(authPlugin)
+  await app.register(stripeResolverPlugin)
+  await app.register(openapiPlugin)
+
+  await app.register(operationsRoutes)
+  await app.register(async (api) => {
+    await api.register(projectsRoutes)
+    await api.register(paymentsRoutes, { prefix: '/payments' })
+    await api.register(stripeConfigRoutes, { prefix: '/payments/stripe/projects' })
+  }, { prefix: '/api/v1' })
+
+  return app
+}

@@ -1,0 +1,194 @@
+import { sql } from 'drizzle-orm'
+import {
+  bigint, boolean, check, date, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid, varchar,
+} from 'drizzle-orm/pg-core'
+
+export const MODES = ['test', 'live'] as const
+// A varchar with a CHECK rather than a Postgres enum: enums are schema-global types, and tests run each in its own schema.
+const modeColumn = () => varchar('mode', { length: 4, enum: MODES }).notNull()
+
+const createdAt = () => timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const updatedAt = () => timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+const at = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' })
+const money = (name: string) => bigint(name, { mode: 'number' })
+
+export const projects = pgTable('projects', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  name: varchar('name', { length: 200 }).notNull(),
+  /** Sealed (lib/crypto.ts); verifies the project's end-user tokens. */
+  endUserSecret: text('end_user_secret').notNull(),
+  endUserSecretVersion: integer('end_user_secret_version').notNull().default(1),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  index('projects_developer_created_idx').on(t.developerId, t.createdAt, t.id),
+])
+
+export const stripeConfigs = pgTable('stripe_configs', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  /** Sealed secret (sk_ or rk_); only the hint is ever shown. */
+  secretKey: text('secret_key').notNull(),
+  secretKeyHint: varchar('secret_key_hint', { length: 64 }).notNull(),
+  publishableKey: varchar('publishable_key', { length: 255 }).notNull(),
+  /** Sealed signing secret entered by the developer (e.g. from `stripe listen`). */
+  webhookSecret: text('webhook_secret'),
+  /** The endpoint the platform created at Stripe, and its sealed signing secret. */
+  webhookEndpointId: varchar('webhook_endpoint_id', { length: 255 }),
+  webhookEndpointUrl: text('webhook_endpoint_url'),
+  managedWebhookSecret: text('managed_webhook_secret'),
+  active: boolean('active').notNull().default(true),
+  /** Bumped on every change: the client cache is keyed by it, and NOTIFY carries it. */
+  version: integer('version').notNull().default(1),
+  stripeAccountId: varchar('stripe_account_id', { length: 255 }),
+  livemode: boolean('livemode'),
+  validatedAt: at('validated_at'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('stripe_configs_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode] }),
+])
+
+export const customers = pgTable('customers', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  endUserId: varchar('end_user_id', { length: 128 }).notNull(),
+  stripeCustomerId: varchar('stripe_customer_id', { length: 255 }),
+  createdAt: createdAt(),
+}, (t) => [
+  check('customers_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  uniqueIndex('customers_end_user_uq').on(t.projectId, t.mode, t.endUserId),
+  uniqueIndex('customers_stripe_uq').on(t.projectId, t.mode, t.stripeCustomerId),
+])
+
+export const subscriptions = pgTable('subscriptions', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  endUserId: varchar('end_user_id', { length: 128 }),
+  stripeCustomerId: varchar('stripe_customer_id', { length: 255 }).notNull(),
+  stripeSubscriptionId: varchar('stripe_subscription_id', { length: 255 }).notNull(),
+  status: varchar('status', { length: 32 }).notNull(),
+  priceId: varchar('price_id', { length: 255 }),
+  productId: varchar('product_id', { length: 255 }),
+  quantity: integer('quantity').notNull().default(1),
+  /** Unit amount of the price in minor units. */
+  amount: money('amount'),
+  currency: varchar('currency', { length: 3 }),
+  interval: varchar('interval', { length: 8 }),
+  intervalCount: integer('interval_count'),
+  currentPeriodStart: at('current_period_start'),
+  currentPeriodEnd: at('current_period_end'),
+  trialEnd: at('trial_end'),
+  cancelAtPeriodEnd: boolean('cancel_at_period_end').notNull().default(false),
+  canceledAt: at('canceled_at'),
+  /** `created` (unix seconds) of the newest Stripe event applied: the out-of-order guard. */
+  lastEventAt: bigint('last_event_at', { mode: 'number' }).notNull().default(0),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('subscriptions_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  uniqueIndex('subscriptions_stripe_uq').on(t.projectId, t.mode, t.stripeSubscriptionId),
+  index('subscriptions_developer_created_idx').on(t.developerId, t.mode, t.createdAt, t.id),
+  index('subscriptions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
+  index('subscriptions_end_user_idx').on(t.projectId, t.mode, t.endUserId),
+])
+
+export const transactions = pgTable('transactions', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  endUserId: varchar('end_user_id', { length: 128 }),
+  kind: varchar('kind', { length: 16 }).notNull(),
+  status: varchar('status', { length: 24 }).notNull(),
+  amount: money('amount').notNull(),
+  amountRefunded: money('amount_refunded').notNull().default(0),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  description: varchar('description', { length: 1000 }),
+  stripeCustomerId: varchar('stripe_customer_id', { length: 255 }),
+  stripeCheckoutSessionId: varchar('stripe_checkout_session_id', { length: 255 }),
+  stripePaymentIntentId: varchar('stripe_payment_intent_id', { length: 255 }),
+  stripeInvoiceId: varchar('stripe_invoice_id', { length: 255 }),
+  stripeChargeId: varchar('stripe_charge_id', { length: 255 }),
+  stripeSubscriptionId: varchar('stripe_subscription_id', { length: 255 }),
+  lastEventAt: bigint('last_event_at', { mode: 'number' }).notNull().default(0),
+  createdAt: createdAt(),
+  succeededAt: at('succeeded_at'),
+  refundedAt: at('refunded_at'),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('transactions_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  uniqueIndex('transactions_payment_intent_uq').on(t.projectId, t.mode, t.stripePaymentIntentId).where(sql`stripe_payment_intent_id is not null`),
+  uniqueIndex('transactions_invoice_uq').on(t.projectId, t.mode, t.stripeInvoiceId).where(sql`stripe_invoice_id is not null`),
+  uniqueIndex('transactions_checkout_session_uq').on(t.projectId, t.mode, t.stripeCheckoutSessionId).where(sql`stripe_checkout_session_id is not null`),
+  index('transactions_developer_created_idx').on(t.developerId, t.mode, t.createdAt, t.id),
+  index('transactions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
+  index('transactions_end_user_idx').on(t.projectId, t.mode, t.endUserId, t.createdAt, t.id),
+])
+
+export const webhookEvents = pgTable('webhook_events', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  id: varchar('id', { length: 255 }).notNull(),
+  type: varchar('type', { length: 128 }).notNull(),
+  /** processed | ignored | failed */
+  status: varchar('status', { length: 16 }).notNull(),
+  attempts: integer('attempts').notNull().default(1),
+  error: varchar('error', { length: 2000 }),
+  eventCreated: bigint('event_created', { mode: 'number' }).notNull(),
+  payload: jsonb('payload'),
+  receivedAt: at('received_at').notNull().defaultNow(),
+  processedAt: at('processed_at'),
+}, (t) => [
+  check('webhook_events_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode, t.id] }),
+  index('webhook_events_project_received_idx').on(t.projectId, t.mode, t.receivedAt, t.id),
+])
+
+/**
+ * Daily money and subscription movements. `shard` spreads one busy project's writes over several
+ * rows so concurrent webhooks do not queue on one hot row; readers sum over shards.
+ */
+export const statsDaily = pgTable('stats_daily', {
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  day: date('day', { mode: 'string' }).notNull(),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  shard: smallint('shard').notNull().default(0),
+  gross: money('gross').notNull().default(0),
+  refunded: money('refunded').notNull().default(0),
+  succeededCount: integer('succeeded_count').notNull().default(0),
+  failedCount: integer('failed_count').notNull().default(0),
+  newSubscriptions: integer('new_subscriptions').notNull().default(0),
+  canceledSubscriptions: integer('canceled_subscriptions').notNull().default(0),
+}, (t) => [
+  check('stats_daily_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.developerId, t.projectId, t.mode, t.day, t.currency, t.shard] }),
+  index('stats_daily_developer_day_idx').on(t.developerId, t.mode, t.day),
+])
+
+/** Current subscription counts by status and MRR, adjusted by each subscription's old and new contribution. */
+export const statsSubscriptions = pgTable('stats_subscriptions', {
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  shard: smallint('shard').notNull().default(0),
+  active: integer('active').notNull().default(0),
+  trialing: integer('trialing').notNull().default(0),
+  pastDue: integer('past_due').notNull().default(0),
+  canceled: integer('canceled').notNull().default(0),
+  incomplete: integer('incomplete').notNull().default(0),
+  unpaid: integer('unpaid').notNull().default(0),
+  paused: integer('paused').notNull().default(0),
+  mrr: money('mrr').notNull().default(0),
+}, (t) => [
+  check('stats_subscriptions_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.developerId, t.projectId, t.mode, t.currency, t.shard] }),
+])

@@ -1,0 +1,33 @@
+import fp from 'fastify-plugin'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+
+export const OPENAPI_INFO = {
+  title: 'Stripe payments platform',
+  version: '1.0.0',
+  description: 'Multi-tenant Stripe payments: encrypted per-project keys, checkout, verified webhooks, aggregated developer stats. Errors are application/problem+json (RFC 9457) with a stable `code`.',
+}
+
+/** openapi.yaml at the repository root is generated from these route schemas (npm run openapi:generate). */
+export default fp(async (app) => {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: OPENAPI_INFO,
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: {
+          developer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Developer token: sub = developer id, role = developer' },
+          endUser: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'End-user token signed with the project end-user secret: sub, project_id, role = end_user' },
+        },
+      },
+      tags: [
+        { name: 'projects', description: 'Projects and their end-user secrets' },
+        { name: 'stripe-config', description: 'Per-project, per-mode Stripe configuration' },
+        { name: 'payments', description: 'Aggregated views across the developer\'s projects' },
+        { name: 'operations', description: 'Health and readiness' },
+      ],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+}, { name: 'openapi' })

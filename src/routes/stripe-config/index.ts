@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { developerOf } from '../../plugins/auth.ts'
+import { notFound } from '../../lib/errors.ts'
+import { stripeConfigView, webhookUrl } from '../../lib/views.ts'
+import { findOwnedProject } from '../../repositories/projects.ts'
+import { findConfigsFor } from '../../repositories/stripe-configs.ts'
+import { ModeQuery, ProjectParams, modeOf, problems } from '../../schemas/common.ts'
+import { PutStripeConfigBody, StripeConfigView, ValidateBody, ValidationResult, WebhookUrls } from '../../schemas/stripe-config.ts'
+import { createStripeConfigService } from '../../services/stripe-config.ts'
+import { HANDLED_EVENT_TYPES } from '../../webhooks/event-types.ts'
+
+/** Mounted at /payments/stripe/projects: a developer's own projects only; anyone else's is 404. */
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  const service = createStripeConfigService({ db: app.db, config: app.config, changes: app.changes, resolver: app.stripeResolver })
+  const base = app.config.publicBaseUrl
+  app.addHook('onRequest', app.authenticateDeveloper)
+  const common = { tags: ['stripe-config'], security: [{ developer: [] }], params: ProjectParams }
+
+  app.get('/:project_id/config', {
+    schema: { ...common, operationId: 'getStripeConfig', querystring: ModeQuery, response: { 200: StripeConfigView, ...problems(400, 401, 404) } },
+  }, async (req) => {
+    const mode = modeOf(req.query)
+    const row = await service.get(developerOf(req).id, req.params.project_id, mode)
+    return stripeConfigView(base, req.params.project_id, mode, row)
+  })
+
+  app.put('/:project_id/config', {
+    schema: { ...common, operationId: 'putStripeConfig', querystring: ModeQuery, body: PutStripeConfigBody, response: { 200: StripeConfigView, ...problems(400, 401, 404, 409, 502, 504) } },
+  }, async (req) => {
+    const mode = modeOf(req.query)
+    const row = await service.put(developerOf(req).id, req.params.project_id, mode, req.body)
+    return stripeConfigView(base, req.params.project_id, mode, row)
+  })
+
+  app.delete('/:project_id/config', {
+    schema: { ...common, operationId: 'deactivateStripeConfig', summary: 'Deactivate: no new checkouts; webhooks still verified and recorded', querystring: ModeQuery, response: { 200: StripeConfigView, ...problems(400, 401, 404) } },
+  }, async (req) => {
+    const mode = modeOf(req.query)
+    const row = await service.deactivate(developerOf(req).id, req.params.project_id, mode)
+    return stripeConfigView(base, req.params.project_id, mode, row)
+  })
+
+  app.get('/:project_id/webhook-urls', {
+    schema: { ...common, operationId: 'getWebhookUrls', response: { 200: WebhookUrls, ...problems(400, 401, 404) } },
+  }, async (req) => {
+    const projectId = req.params.project_id
+    if (!await findOwnedProject(app.db, developerOf(req).id, projectId)) throw notFound('project')
+    const configs = await findConfigsFor(app.db, [projectId])
+    const secretSet = (mode: 'test' | 'live') => configs.some((c) => c.mode === mode && Boolean(c.webhookSecret ?? c.managedWebhookSecret))
+    return {
+      project_id: projectId,
+      test: { url: webhookUrl(base, projectId, 'test'), webhook_secret_set: secretSet('test') },
+      live: { url: webhookUrl(base, projectId, 'live'), webhook_secret_set: secretSet('live') },
+      events: [...HANDLED_EVENT_TYPES],
+    }
+  })
+
+  app.post('/:project_id/validate-credentials', {
+    schema: {
+      ...common, operationId: 'validateStripeCredentials', summary: 'Call Stripe with the stored key and remember its account',
+      querystring: ModeQuery, body: Type.Optional(ValidateBody), response: { 200: ValidationResult, ...problems(400, 401, 404, 409, 502, 504) },
+    },
+  }, async (req) => {
+    return service.validate(developerOf(req).id, req.params.project_id, modeOf(req.query), req.body?.confirm_account_change ?? false)
+  })
+}
+export default routes
