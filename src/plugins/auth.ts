@@ -50,22 +50,24 @@ export default fp(async (app) => {
   })
 
   const secrets = new LRUCache<string, { secret: string, version: number }>({ max: 10_000 })
-  let epoch = 0
+  // As in the Stripe resolver: never cache a secret older than the newest announced rotation.
+  const announced = new LRUCache<string, number>({ max: 10_000 })
+  let resets = 0
   app.changes.subscribe((change) => {
     if (change.kind !== 'end_user_secret') return
-    epoch++
+    announced.set(change.projectId, Math.max(announced.get(change.projectId) ?? 0, change.version))
     const cached = secrets.get(change.projectId)
     if (cached && cached.version < change.version) secrets.delete(change.projectId)
-  }, () => { epoch++; secrets.clear() })
+  }, () => { resets++; secrets.clear() })
 
   async function endUserSecret (projectId: string): Promise<string> {
     const cached = secrets.get(projectId)
     if (cached) return cached.secret
-    const started = epoch
+    const started = resets
     const row = await findEndUserSecret(app.db, projectId)
     if (!row) throw unauthorized()
     const secret = open(config, row.sealed, associatedData(projectId, null, 'end_user_secret'))
-    if (started === epoch) secrets.set(projectId, { secret, version: row.version })
+    if (started === resets && row.version >= (announced.get(projectId) ?? 0)) secrets.set(projectId, { secret, version: row.version })
     return secret
   }
 

@@ -33,21 +33,23 @@ export default fp(async (app) => {
   const { config } = app
   const cache = new LRUCache<string, ResolvedStripe>({ max: config.stripeClientCacheSize })
   const counters = { hits: 0, misses: 0, queries: 0, decryptions: 0, invalidations: 0 }
-  // Bumped by every invalidation: a load that started before one must not cache what it read.
-  let epoch = 0
+  // The newest version announced per key: a load that read an older one (it raced the change) is
+  // used once but not cached. `resets` covers a dropped listener, when anything may have been missed.
+  const announced = new LRUCache<string, number>({ max: config.stripeClientCacheSize })
+  let resets = 0
   const keyOf = (projectId: string, mode: Mode) => `${projectId}:${mode}`
 
   app.changes.subscribe((change) => {
     if (change.kind !== 'stripe_config') return
-    epoch++
     const key = keyOf(change.projectId, change.mode)
+    announced.set(key, Math.max(announced.get(key) ?? 0, change.version))
     const cached = cache.get(key)
     if (cached && cached.version < change.version) {
       cache.delete(key)
       counters.invalidations++
     }
   }, () => {
-    epoch++
+    resets++
     counters.invalidations += cache.size
     cache.clear()
   })
@@ -84,10 +86,10 @@ export default fp(async (app) => {
         return hit
       }
       counters.misses++
-      const started = epoch
+      const started = resets
       const resolved = await load(projectId, mode)
       // Unconfigured projects are not cached: the first PUT must take effect without a NOTIFY race.
-      if (resolved && started === epoch) cache.set(key, resolved)
+      if (resolved && started === resets && resolved.version >= (announced.get(key) ?? 0)) cache.set(key, resolved)
       return resolved
     },
     stats: () => ({ ...counters, size: cache.size }),

@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { developerOf } from '../../plugins/auth.ts'
 import { notFound } from '../../lib/errors.ts'
 import { stripeConfigView, webhookUrl } from '../../lib/views.ts'
@@ -59,10 +58,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/:project_id/validate-credentials', {
     schema: {
       ...common, operationId: 'validateStripeCredentials', summary: 'Call Stripe with the stored key and remember its account',
-      querystring: ModeQuery, body: Type.Optional(ValidateBody), response: { 200: ValidationResult, ...problems(400, 401, 404, 409, 502, 504) },
+      querystring: ModeQuery, body: ValidateBody, response: { 200: ValidationResult, ...problems(400, 401, 404, 409, 502, 504) },
     },
+    // The body is optional: a bare POST validates without confirming an account change.
+    preValidation: async (req) => { req.body ??= {} },
   }, async (req) => {
-    return service.validate(developerOf(req).id, req.params.project_id, modeOf(req.query), req.body?.confirm_account_change ?? false)
+    return service.validate(developerOf(req).id, req.params.project_id, modeOf(req.query), req.body.confirm_account_change ?? false)
   })
 }
 export default routes
