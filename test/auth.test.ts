@@ -56,3 +56,18 @@ t.test('with JWT_PUBLIC_KEY, RS256 tokens verify and HS256 tokens keyed with the
   const confused = createSigner({ key: pem, algorithm: 'HS256' })({ sub, role: 'developer' })
   assertProblem(t, await app.inject({ method: 'GET', url, headers: bearer(confused) }), 401, 'unauthorized')
 })
+
+t.test('npm run token mints a developer token the service accepts', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const { TEST_JWT_SECRET } = await import('./helpers/app.ts')
+  const app = await buildTestApp(t)
+  const token = execFileSync(process.execPath, ['--import', 'tsx', 'scripts/token.ts', 'developer', 'dev_from_script', '--expires-in', '5m'], {
+    cwd: new URL('..', import.meta.url), env: { ...process.env, JWT_SECRET: TEST_JWT_SECRET, ENCRYPTION_KEYS: `k:${Buffer.alloc(32).toString('base64')}` }, encoding: 'utf8',
+  }).trim()
+  t.match(token, /^[\w-]+\.[\w-]+\.[\w-]+$/)
+  const res = await app.inject({ method: 'POST', url, headers: bearer(token), payload: { name: 'From script' } })
+  t.equal(res.statusCode, 201)
+  const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as { sub: string, role: string, exp: number }
+  t.match(payload, { sub: 'dev_from_script', role: 'developer' })
+  t.ok(payload.exp - Date.now() / 1000 <= 300, 'expires as asked')
+})

@@ -51,6 +51,18 @@ t.test('another developer\'s project is 404, never 200 or 403', async (t) => {
   t.same(list.json().data, [])
 })
 
+t.test('an unknown project id is 404 on every project route', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const unknown = '00000000-0000-4000-8000-000000000000'
+  for (const [method, url] of [
+    ['GET', `/api/v1/projects/${unknown}`], ['POST', `/api/v1/projects/${unknown}/end-user-secret/rotate`],
+    ['GET', `/api/v1/payments/stripe/projects/${unknown}/config`], ['GET', `/api/v1/payments/stripe/projects/${unknown}/webhook-urls`],
+  ] as const) {
+    assertProblem(t, await app.inject({ method, url, headers: dev.headers }), 404, 'not_found')
+  }
+})
+
 t.test('rotating the end-user secret returns a new one and the old one stops verifying', async (t) => {
   const app = await buildTestApp(t)
   const dev = newDeveloper()
