@@ -11,10 +11,15 @@ import openapiPlugin from './plugins/openapi.ts'
 import problemPlugin from './plugins/problem.ts'
 import stripeResolverPlugin from './plugins/stripe-resolver.ts'
 import { installValidators } from './plugins/validation.ts'
+import type { RateLimitSettings } from './plugins/end-user-rate-limit.ts'
+import checkoutRoutes, { CHECKOUT_RATE_LIMIT } from './routes/checkout/index.ts'
+import meRoutes, { ME_RATE_LIMIT } from './routes/me/index.ts'
 import operationsRoutes from './routes/operations/index.ts'
 import paymentsRoutes from './routes/payments/index.ts'
 import projectsRoutes from './routes/projects/index.ts'
 import stripeConfigRoutes from './routes/stripe-config/index.ts'
+import webhookRoutes from './routes/webhooks/index.ts'
+import webhookAdminRoutes from './routes/webhook-admin/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { config: Config }
@@ -26,6 +31,8 @@ export interface BuildOptions {
   database?: Database
   /** Where log lines go (tests capture them); default stdout. */
   logStream?: DestinationStream
+  /** Per-user and per-IP limits of the end-user routes (tests use small ones). */
+  rateLimits?: { checkout?: RateLimitSettings, me?: RateLimitSettings }
 }
 
 /** Paths pino blanks out wherever they appear in a log line: credentials never reach a log. */
@@ -36,7 +43,7 @@ export const REDACT_PATHS = [
   '*.apiKey', '*.api_key', '*.password', '*.token',
 ]
 
-export async function buildApp ({ config, database, logStream }: BuildOptions): Promise<FastifyInstance> {
+export async function buildApp ({ config, database, logStream, rateLimits }: BuildOptions): Promise<FastifyInstance> {
   const owned = database === undefined
   const db = database ?? await openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite`, poolSize: config.databasePoolSize })
   if (owned) await db.migrate()
@@ -69,6 +76,10 @@ export async function buildApp ({ config, database, logStream }: BuildOptions): 
     await api.register(projectsRoutes)
     await api.register(paymentsRoutes, { prefix: '/payments' })
     await api.register(stripeConfigRoutes, { prefix: '/payments/stripe/projects' })
+    await api.register(webhookRoutes, { prefix: '/payments/stripe/webhooks' })
+    await api.register(webhookAdminRoutes, { prefix: '/payments/stripe/projects' })
+    await api.register(checkoutRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.checkout ?? CHECKOUT_RATE_LIMIT })
+    await api.register(meRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })
   }, { prefix: '/api/v1' })
 
   return app

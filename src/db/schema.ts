@@ -86,6 +86,10 @@ export const subscriptions = pgTable('subscriptions', {
   trialEnd: at('trial_end'),
   cancelAtPeriodEnd: boolean('cancel_at_period_end').notNull().default(false),
   canceledAt: at('canceled_at'),
+  /** When the subscription actually ended (status canceled); its day counts the cancellation. */
+  endedAt: at('ended_at'),
+  /** Stripe's own `created`: the day a new subscription is counted on. */
+  stripeCreatedAt: at('stripe_created_at'),
   /** `created` (unix seconds) of the newest Stripe event applied: the out-of-order guard. */
   lastEventAt: bigint('last_event_at', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),
@@ -119,6 +123,8 @@ export const transactions = pgTable('transactions', {
   lastEventAt: bigint('last_event_at', { mode: 'number' }).notNull().default(0),
   createdAt: createdAt(),
   succeededAt: at('succeeded_at'),
+  /** When the payment failed (the day it counts as failed, if it never succeeds). */
+  failedAt: at('failed_at'),
   refundedAt: at('refunded_at'),
   updatedAt: updatedAt(),
 }, (t) => [
@@ -129,6 +135,7 @@ export const transactions = pgTable('transactions', {
   index('transactions_developer_created_idx').on(t.developerId, t.mode, t.createdAt, t.id),
   index('transactions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
   index('transactions_end_user_idx').on(t.projectId, t.mode, t.endUserId, t.createdAt, t.id),
+  index('transactions_charge_idx').on(t.projectId, t.mode, t.stripeChargeId).where(sql`stripe_charge_id is not null`),
 ])
 
 export const webhookEvents = pgTable('webhook_events', {
@@ -148,6 +155,7 @@ export const webhookEvents = pgTable('webhook_events', {
   check('webhook_events_mode_ck', sql`${t.mode} in ('test', 'live')`),
   primaryKey({ columns: [t.projectId, t.mode, t.id] }),
   index('webhook_events_project_received_idx').on(t.projectId, t.mode, t.receivedAt, t.id),
+  index('webhook_events_project_status_idx').on(t.projectId, t.mode, t.status, t.receivedAt, t.id),
 ])
 
 /**

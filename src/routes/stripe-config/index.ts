@@ -7,11 +7,13 @@ import { findConfigsFor } from '../../repositories/stripe-configs.ts'
 import { ModeQuery, ProjectParams, modeOf, problems } from '../../schemas/common.ts'
 import { PutStripeConfigBody, StripeConfigView, ValidateBody, ValidationResult, WebhookUrls } from '../../schemas/stripe-config.ts'
 import { createStripeConfigService } from '../../services/stripe-config.ts'
+import { createWebhookEndpointService } from '../../services/webhook-endpoints.ts'
 import { HANDLED_EVENT_TYPES } from '../../webhooks/event-types.ts'
 
 /** Mounted at /payments/stripe/projects: a developer's own projects only; anyone else's is 404. */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const service = createStripeConfigService({ db: app.db, config: app.config, changes: app.changes, resolver: app.stripeResolver })
+  const endpoints = createWebhookEndpointService({ db: app.db, config: app.config, changes: app.changes, resolver: app.stripeResolver })
   const base = app.config.publicBaseUrl
   app.addHook('onRequest', app.authenticateDeveloper)
   const common = { tags: ['stripe-config'], security: [{ developer: [] }], params: ProjectParams }
@@ -28,7 +30,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...common, operationId: 'putStripeConfig', querystring: ModeQuery, body: PutStripeConfigBody, response: { 200: StripeConfigView, ...problems(400, 401, 404, 409, 502, 504) } },
   }, async (req) => {
     const mode = modeOf(req.query)
-    const row = await service.put(developerOf(req).id, req.params.project_id, mode, req.body)
+    let row = await service.put(developerOf(req).id, req.params.project_id, mode, req.body)
+    // A managed webhook endpoint must be reachable with the new key (same account); otherwise it is re-created.
+    // Best effort: the keys are saved either way, and POST .../webhook-endpoint repairs it later.
+    const checked = await endpoints.recheckAfterKeyChange(req.params.project_id, mode).catch((err: unknown) => {
+      req.log.warn({ err }, 'managed webhook endpoint check after a key change failed')
+      return 'failed' as const
+    })
+    if (checked === 'recreated') row = await service.get(developerOf(req).id, req.params.project_id, mode) ?? row
     return stripeConfigView(base, req.params.project_id, mode, row)
   })
 

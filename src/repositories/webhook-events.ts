@@ -1,0 +1,87 @@
+import { and, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm'
+import type { Executor } from '../db/client.ts'
+import { queryRows } from '../db/client.ts'
+import { webhookEvents } from '../db/schema.ts'
+import type { Mode } from '../lib/stripe.ts'
+
+export type WebhookEventRow = typeof webhookEvents.$inferSelect
+export type WebhookEventStatus = 'processed' | 'ignored' | 'failed'
+
+export interface EventRecord {
+  projectId: string
+  mode: Mode
+  id: string
+  type: string
+  created: number
+  /** The raw JSON text of the event, stored as jsonb so a replay can re-run it. */
+  payload: string
+}
+
+/**
+ * Takes the per-object advisory locks (sorted, so two events never wait on each other in a cycle)
+ * and records the event, in one statement, inside the processing transaction. Answers null when the
+ * event was already processed or ignored: only a failed event is taken again (unless `force`, a
+ * replay). A concurrent delivery of the same event waits on the primary key until the first commits.
+ */
+export async function recordEvent (tx: Executor, rec: EventRecord, status: 'processed' | 'ignored', lockKeys: string[], force = false): Promise<{ attempts: number } | null> {
+  const keys = [...new Set(lockKeys.map((k) => `${rec.projectId}:${rec.mode}:${k}`))].sort()
+  const locks = keys.length > 0
+    ? sql`with locks as (select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select unnest(array[${sql.join(keys.map((k) => sql`${k}`), sql`, `)}]::text[]) as k order by 1) as ordered) `
+    : sql``
+  const from = keys.length > 0 ? sql` from (select count(*) from locks) as l` : sql``
+  const rows = await queryRows<{ attempts: number }>(tx, sql`${locks}insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
+    select ${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, ${status}, 1, null, ${rec.created}::bigint, ${rec.payload}::jsonb, now()${from}
+    on conflict (project_id, mode, id) do update set
+      status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
+    where ${force ? sql`true` : sql`webhook_events.status = 'failed'`}
+    returning attempts`)
+  const row = rows[0]
+  return row ? { attempts: Number(row.attempts) } : null
+}
+
+/**
+ * After the processing transaction rolled back: remember the failure outside it, so the next
+ * delivery (or a replay) processes the event again. A processed or ignored row is never downgraded.
+ */
+export async function recordFailure (db: Executor, rec: EventRecord, error: string): Promise<void> {
+  await db.execute(sql`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload)
+    values (${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, 'failed', 1, ${error}, ${rec.created}::bigint, ${rec.payload}::jsonb)
+    on conflict (project_id, mode, id) do update set attempts = webhook_events.attempts + 1, error = excluded.error
+    where webhook_events.status = 'failed'`)
+}
+
+export async function findEvent (db: Executor, projectId: string, mode: Mode, id: string): Promise<WebhookEventRow | undefined> {
+  const [row] = await db.select().from(webhookEvents)
+    .where(and(eq(webhookEvents.projectId, projectId), eq(webhookEvents.mode, mode), eq(webhookEvents.id, id)))
+  return row
+}
+
+export interface EventListFilter { status?: WebhookEventStatus | undefined, type?: string | undefined }
+
+/** Newest first; the cursor is the last event id of the previous page. */
+export async function listEvents (db: Executor, projectId: string, mode: Mode, filter: EventListFilter, limit: number, startingAfter?: string): Promise<Array<Omit<WebhookEventRow, 'payload'>>> {
+  const conditions: SQL[] = [eq(webhookEvents.projectId, projectId), eq(webhookEvents.mode, mode)]
+  if (filter.status) conditions.push(eq(webhookEvents.status, filter.status))
+  if (filter.type) conditions.push(eq(webhookEvents.type, filter.type))
+  if (startingAfter) {
+    const cursor = await findEvent(db, projectId, mode, startingAfter)
+    if (!cursor) return []
+    const after = or(lt(webhookEvents.receivedAt, cursor.receivedAt), and(eq(webhookEvents.receivedAt, cursor.receivedAt), lt(webhookEvents.id, cursor.id)))
+    if (after) conditions.push(after)
+  }
+  return db.select({
+    projectId: webhookEvents.projectId,
+    mode: webhookEvents.mode,
+    id: webhookEvents.id,
+    type: webhookEvents.type,
+    status: webhookEvents.status,
+    attempts: webhookEvents.attempts,
+    error: webhookEvents.error,
+    eventCreated: webhookEvents.eventCreated,
+    receivedAt: webhookEvents.receivedAt,
+    processedAt: webhookEvents.processedAt,
+  }).from(webhookEvents)
+    .where(and(...conditions))
+    .orderBy(desc(webhookEvents.receivedAt), desc(webhookEvents.id))
+    .limit(limit)
+}

@@ -1,0 +1,87 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { LRUCache } from 'lru-cache'
+import { eq } from 'drizzle-orm'
+import { projects } from '../../db/schema.ts'
+import { AppError, badRequest, notFound } from '../../lib/errors.ts'
+import type { Mode } from '../../lib/stripe.ts'
+import { Problem } from '../../schemas/common.ts'
+import { WebhookParams, WebhookReceived } from '../../schemas/webhooks.ts'
+import { processEvent, WebhookProcessingError } from '../../webhooks/process.ts'
+import { verifyWebhook, WebhookVerificationError } from '../../webhooks/verify.ts'
+
+export const WEBHOOK_BODY_LIMIT = 1024 * 1024
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * `POST /payments/stripe/webhooks/{project_id}/{mode}`: the one entry for every Stripe event.
+ * This plugin has its own content-type parser (raw bytes, 1 MiB): the signature is over the exact
+ * body, so nothing may parse or re-serialise it before verify.ts.
+ */
+const routes: FastifyPluginAsyncTypebox = async (app) => {
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => { done(null, body) })
+
+  // A project's developer never changes: after the first event this costs no query.
+  const developers = new LRUCache<string, string>({ max: 100_000 })
+  async function developerOfProject (projectId: string): Promise<string | undefined> {
+    const cached = developers.get(projectId)
+    if (cached) return cached
+    const [row] = await app.db.select({ developerId: projects.developerId }).from(projects).where(eq(projects.id, projectId))
+    if (row) developers.set(projectId, row.developerId)
+    return row?.developerId
+  }
+
+  app.post('/:project_id/:mode', {
+    bodyLimit: WEBHOOK_BODY_LIMIT,
+    schema: {
+      tags: ['webhooks'],
+      operationId: 'receiveStripeWebhook',
+      summary: 'Stripe delivers events here, signed with the project\'s and mode\'s signing secret',
+      description: 'Verified over the raw body (Stripe-Signature, 300 s tolerance, several v1 signatures), livemode checked against the mode, recorded once per event id and applied in the same transaction. 200 only after commit (also for a duplicate or an ignored type); 5xx when processing failed (Stripe retries).',
+      params: WebhookParams,
+      response: { 200: WebhookReceived, 400: Problem, 404: Problem, 413: Problem, 415: Problem, 500: Problem },
+    },
+  }, async (req) => {
+    const { project_id: rawProjectId, mode: rawMode } = req.params
+    const projectId = rawProjectId.toLowerCase()
+    if ((rawMode !== 'test' && rawMode !== 'live') || !UUID.test(projectId)) throw notFound('webhook endpoint')
+    const mode: Mode = rawMode
+    const resolved = await app.stripeResolver.resolve(projectId, mode)
+    if (!resolved) throw notFound('webhook endpoint')
+    const body = req.body
+    if (!Buffer.isBuffer(body)) throw badRequest('malformed_body', 'The body is missing')
+    const signature = req.headers['stripe-signature']
+
+    let event
+    try {
+      // A deactivated configuration still verifies: no event for money already taken is lost.
+      event = verifyWebhook({ rawBody: body, signatureHeader: typeof signature === 'string' ? signature : undefined, secrets: resolved.webhookSecrets, mode })
+    } catch (err) {
+      if (err instanceof WebhookVerificationError) throw badRequest(err.reason, err.message)
+      throw err
+    }
+    const developerId = await developerOfProject(projectId)
+    if (!developerId) throw notFound('webhook endpoint')
+
+    try {
+      const outcome = await processEvent(app.db, {
+        project: { id: projectId, developerId },
+        mode,
+        event,
+        payload: body.toString('utf8'),
+        stripe: async () => resolved.stripe,
+      })
+      req.log.info({ event_id: event.id, type: event.type, outcome }, 'webhook')
+      if (outcome === 'duplicate') return { received: true as const, duplicate: true }
+      if (outcome === 'ignored') return { received: true as const, ignored: true }
+      return { received: true as const }
+    } catch (err) {
+      if (err instanceof WebhookProcessingError) {
+        req.log.error({ err: err.cause, event_id: event.id, type: event.type }, 'webhook processing failed')
+        throw new AppError(500, 'webhook_processing_failed', 'Internal server error', 'The event could not be processed; it has been recorded as failed and will be processed when Stripe retries')
+      }
+      throw err
+    }
+  })
+}
+export default routes

@@ -1,0 +1,86 @@
+import type Stripe from 'stripe'
+import { endUserOfCustomer, findSubscription, upsertSubscription, type SubscriptionRow, type SubscriptionWrite } from '../repositories/subscriptions.ts'
+import { statsDiff, subscriptionContribution, type SubscriptionState } from '../services/stats-contributions.ts'
+import { endUserFromMetadata, fromUnix, idOf, RefetchRequired, statsScope, type HandlerContext } from './context.ts'
+
+/** The columns we keep, read from a Stripe subscription (periods live on the items in the current API). */
+export function subscriptionWrite (ctx: HandlerContext, sub: Stripe.Subscription, endUserId: string | null): SubscriptionWrite {
+  const item = sub.items.data[0]
+  const price = item?.price
+  return {
+    endUserId,
+    stripeCustomerId: idOf(sub.customer) ?? '',
+    stripeSubscriptionId: sub.id,
+    status: sub.status,
+    priceId: price?.id ?? null,
+    productId: idOf(price?.product) ?? null,
+    quantity: item?.quantity ?? 1,
+    amount: price?.unit_amount ?? null,
+    currency: (price?.currency ?? sub.currency ?? null)?.toLowerCase() ?? null,
+    interval: price?.recurring?.interval ?? null,
+    intervalCount: price?.recurring?.interval_count ?? null,
+    currentPeriodStart: fromUnix(item?.current_period_start),
+    currentPeriodEnd: fromUnix(item?.current_period_end),
+    trialEnd: fromUnix(sub.trial_end),
+    cancelAtPeriodEnd: sub.cancel_at_period_end,
+    canceledAt: fromUnix(sub.canceled_at),
+    endedAt: fromUnix(sub.ended_at),
+    stripeCreatedAt: fromUnix(sub.created),
+    lastEventAt: ctx.event.created,
+  }
+}
+
+const stateOf = (s: SubscriptionWrite | SubscriptionRow): SubscriptionState => ({
+  status: s.status, currency: s.currency, amount: s.amount, quantity: s.quantity, interval: s.interval, intervalCount: s.intervalCount,
+  stripeCreatedAt: s.stripeCreatedAt, endedAt: s.endedAt, canceledAt: s.canceledAt,
+})
+
+const time = (d: Date | null) => d?.getTime() ?? null
+
+/** Everything a payload says that we store; equal fingerprints mean the event changes nothing. */
+const fingerprint = (s: SubscriptionWrite | SubscriptionRow) => JSON.stringify([
+  s.status, s.stripeCustomerId, s.priceId, s.productId, s.quantity, s.amount, s.currency, s.interval, s.intervalCount,
+  time(s.currentPeriodStart), time(s.currentPeriodEnd), time(s.trialEnd), s.cancelAtPeriodEnd, time(s.canceledAt), time(s.endedAt),
+])
+
+type Decision = 'apply' | 'skip' | 'undecidable'
+
+/**
+ * Whether an event's state replaces the stored one. Newer `created` wins; an older event never
+ * overwrites newer state. `canceled` is terminal. For a same-second tie the object's own fields
+ * decide where they can (a later period is newer); otherwise the caller re-reads from Stripe.
+ */
+export function decide (stored: SubscriptionRow | undefined, incoming: SubscriptionWrite): Decision {
+  if (!stored) return 'apply'
+  if (stored.status === 'canceled' && incoming.status !== 'canceled') return 'skip'
+  if (incoming.status === 'canceled' && stored.status !== 'canceled') return 'apply'
+  if (incoming.lastEventAt > stored.lastEventAt) return 'apply'
+  if (incoming.lastEventAt < stored.lastEventAt) return 'skip'
+  if (fingerprint(stored) === fingerprint(incoming)) return 'skip'
+  const storedEnd = time(stored.currentPeriodEnd) ?? 0
+  const incomingEnd = time(incoming.currentPeriodEnd) ?? 0
+  if (incomingEnd !== storedEnd) return incomingEnd > storedEnd ? 'apply' : 'skip'
+  return 'undecidable'
+}
+
+/**
+ * Applies a subscription payload (or the object re-read from Stripe, `fresh`) and the stats
+ * difference between the row's old and new contribution.
+ */
+export async function applySubscription (ctx: HandlerContext, sub: Stripe.Subscription, fresh: boolean): Promise<void> {
+  const stored = await findSubscription(ctx.tx, ctx.project.id, ctx.mode, sub.id)
+  let endUserId = stored?.endUserId ?? endUserFromMetadata(sub.metadata, ctx.project.id, ctx.mode)
+  const customerId = idOf(sub.customer)
+  if (!endUserId && customerId) endUserId = await endUserOfCustomer(ctx.tx, ctx.project.id, ctx.mode, customerId)
+  const incoming = subscriptionWrite(ctx, sub, endUserId)
+
+  let decision = decide(stored, incoming)
+  // State just re-read from Stripe is the truth for a tie (it is at least as new as the event).
+  if (decision === 'undecidable' && fresh) decision = 'apply'
+  if (decision === 'undecidable') throw new RefetchRequired(`subscription ${sub.id}`)
+  if (decision === 'skip') return
+
+  const force = stored !== undefined && incoming.lastEventAt <= stored.lastEventAt
+  const delta = statsDiff([subscriptionContribution(stateOf(incoming))], [subscriptionContribution(stored ? stateOf(stored) : null)])
+  await upsertSubscription(ctx.tx, statsScope(ctx), incoming, delta, force)
+}

@@ -1,0 +1,35 @@
+import { applyTransactionFacts } from '../apply-transaction.ts'
+import { fromUnix, idOf, type EventOf, type WebhookHandler } from '../context.ts'
+
+type Refunded = EventOf<'charge.refunded'>
+
+/**
+ * charge.refunded: `amount_refunded` is cumulative, so it only grows; the refund counts on the day of
+ * the latest refund. The charge finds its transaction by payment intent (one-time and invoice
+ * payments alike) or by charge id.
+ */
+export const chargeRefunded: WebhookHandler<'charge.refunded'> = {
+  lockKeys: (event: Refunded) => {
+    const charge = event.data.object
+    const pi = idOf(charge.payment_intent)
+    return [`ch:${charge.id}`, ...(pi ? [`pi:${pi}`] : [])]
+  },
+  async handle (ctx, event: Refunded) {
+    const charge = event.data.object
+    const refunds = charge.refunds?.data ?? []
+    const latest = refunds.reduce<number | null>((max, r) => (max === null || r.created > max ? r.created : max), null)
+    await applyTransactionFacts(ctx, {
+      source: 'charge',
+      keys: { paymentIntentId: idOf(charge.payment_intent), chargeId: charge.id },
+      amount: charge.amount,
+      currency: charge.currency,
+      description: charge.description,
+      customerId: idOf(charge.customer),
+      status: 'succeeded',
+      succeededAt: fromUnix(charge.created),
+      amountRefunded: charge.amount_refunded,
+      refundedAt: fromUnix(latest) ?? new Date(event.created * 1000),
+      createIfMissing: true,
+    })
+  },
+}

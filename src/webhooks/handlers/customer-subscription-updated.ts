@@ -1,0 +1,4 @@
+import { subscriptionHandler } from './subscription-common.ts'
+
+/** customer.subscription.updated: the subscription row, its status bucket and MRR. */
+export const customerSubscriptionUpdated = subscriptionHandler()

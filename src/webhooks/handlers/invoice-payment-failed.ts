@@ -1,0 +1,4 @@
+import { invoiceHandler } from './invoice-common.ts'
+
+/** invoice.payment_failed: a subscription payment attempt failed (a later success still wins). */
+export const invoicePaymentFailed = invoiceHandler('failed')

@@ -1,0 +1,34 @@
+import { applyTransactionFacts, type BaseStatus } from '../apply-transaction.ts'
+import { endUserFromMetadata, idOf, type EventOf, type WebhookHandler } from '../context.ts'
+
+export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled'
+
+/**
+ * One-time payments are counted from payment intent events (kind `one_time`). A payment intent that
+ * an invoice created lands on the invoice's row (matched by payment intent id), whichever came first.
+ */
+export function paymentIntentHandler (status: BaseStatus): WebhookHandler<PaymentIntentEventType> {
+  return {
+    lockKeys: (event) => {
+      const pi = event.data.object
+      const charge = idOf(pi.latest_charge)
+      return [`pi:${pi.id}`, ...(charge ? [`ch:${charge}`] : [])]
+    },
+    async handle (ctx, event) {
+      const pi = event.data.object
+      const at = new Date(event.created * 1000)
+      await applyTransactionFacts(ctx, {
+        source: 'payment_intent',
+        keys: { paymentIntentId: pi.id, chargeId: status === 'succeeded' ? idOf(pi.latest_charge) : null },
+        amount: status === 'succeeded' && pi.amount_received > 0 ? pi.amount_received : pi.amount,
+        currency: pi.currency,
+        description: pi.description,
+        endUserId: endUserFromMetadata(pi.metadata, ctx.project.id, ctx.mode),
+        customerId: idOf(pi.customer),
+        status,
+        ...(status === 'succeeded' ? { succeededAt: at } : status === 'failed' ? { failedAt: at } : {}),
+        createIfMissing: true,
+      })
+    },
+  }
+}

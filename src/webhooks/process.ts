@@ -1,0 +1,78 @@
+import type Stripe from 'stripe'
+import type { Db } from '../db/client.ts'
+import type { Mode } from '../lib/stripe.ts'
+import { STATS_SHARDS } from '../repositories/stats.ts'
+import { recordEvent, recordFailure, type EventRecord } from '../repositories/webhook-events.ts'
+import { RefetchRequired, shardOf, type HandledEvent, type HandlerContext, type WebhookHandler } from './context.ts'
+import { HANDLED_EVENT_TYPES, type HandledEventType } from './event-types.ts'
+import { handlers } from './handlers/index.ts'
+
+export type ProcessOutcome = 'processed' | 'ignored' | 'duplicate'
+
+export interface ProcessInput {
+  project: { id: string, developerId: string }
+  mode: Mode
+  event: Stripe.Event
+  /** The raw JSON text, stored as the event's payload. */
+  payload: string
+  /** The project's client for this mode, resolved only if a handler needs to read from Stripe. */
+  stripe: () => Promise<Stripe>
+  /** Replay: run the handler even if the event was already processed (handlers are idempotent). */
+  force?: boolean
+}
+
+/** Raised when processing failed; the failure is already recorded. `cause` has the details for the log. */
+export class WebhookProcessingError extends Error {
+  constructor (readonly eventId: string, cause: unknown) {
+    super(`processing event ${eventId} failed`, { cause })
+    this.name = 'WebhookProcessingError'
+  }
+}
+
+const handled = new Set<string>(HANDLED_EVENT_TYPES)
+const isHandled = (type: string): type is HandledEventType => handled.has(type)
+
+/** A short, secret-free description of a failure, for the event list (never a stack). */
+export function shortError (err: unknown): string {
+  const raw = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+  return raw.replace(/\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+/g, '$1_[redacted]').replace(/\s+/g, ' ').slice(0, 500)
+}
+
+/**
+ * Records the event and runs its handler in ONE transaction; answers only after the commit. A
+ * duplicate (already processed or ignored) does nothing. A failure rolls everything back, is
+ * remembered outside the transaction as `failed` (with attempts and a short error), and is thrown
+ * so the caller answers 5xx and Stripe retries; the retry processes it again.
+ */
+export async function processEvent (db: Db, input: ProcessInput): Promise<ProcessOutcome> {
+  const { event, project, mode } = input
+  const handler: WebhookHandler<HandledEventType, unknown> | undefined = isHandled(event.type) ? handlers[event.type] : undefined
+  const narrowed = event as HandledEvent
+  const record: EventRecord = { projectId: project.id, mode, id: event.id, type: event.type, created: event.created, payload: input.payload }
+  const shard = shardOf(event.id, STATS_SHARDS)
+
+  const attempt = async (prefetched: unknown): Promise<ProcessOutcome> => db.transaction(async (tx) => {
+    const locks = handler ? handler.lockKeys(narrowed, prefetched) : []
+    const recorded = await recordEvent(tx, record, handler ? 'processed' : 'ignored', locks, input.force ?? false)
+    if (!recorded) return 'duplicate'
+    if (!handler) return 'ignored'
+    const ctx: HandlerContext = { tx, project, mode, event: { id: event.id, created: event.created }, shard }
+    await handler.handle(ctx, narrowed, prefetched)
+    return 'processed'
+  })
+
+  try {
+    // Reads from Stripe happen here, before the transaction: no network call while it holds locks.
+    let prefetched = handler?.prefetch ? await handler.prefetch(narrowed, input.stripe, 'payload') : undefined
+    try {
+      return await attempt(prefetched)
+    } catch (err) {
+      if (!(err instanceof RefetchRequired) || !handler?.prefetch) throw err
+      prefetched = await handler.prefetch(narrowed, input.stripe, 'refetch')
+      return await attempt(prefetched)
+    }
+  } catch (err) {
+    await recordFailure(db, record, shortError(err))
+    throw new WebhookProcessingError(event.id, err)
+  }
+}

@@ -1,0 +1,103 @@
+import { createHmac, timingSafeEqual } from 'node:crypto'
+import type Stripe from 'stripe'
+import type { Mode } from '../lib/stripe.ts'
+
+/** Stripe's default: a signed timestamp older than this is a replay. */
+export const WEBHOOK_TOLERANCE_SECONDS = 300
+
+export type VerifyFailure =
+  | 'signature_missing' | 'signature_malformed' | 'signature_mismatch' | 'timestamp_out_of_tolerance'
+  | 'no_webhook_secret' | 'malformed_body' | 'livemode_mismatch'
+
+export class WebhookVerificationError extends Error {
+  constructor (readonly reason: VerifyFailure, detail: string) {
+    super(detail)
+    this.name = 'WebhookVerificationError'
+  }
+}
+
+export interface VerifyInput {
+  rawBody: Buffer
+  signatureHeader: string | undefined
+  secrets: readonly string[]
+  mode: Mode
+  /** Unix seconds; default now. */
+  now?: number
+  toleranceSeconds?: number
+}
+
+const fail = (reason: VerifyFailure, detail: string): never => { throw new WebhookVerificationError(reason, detail) }
+
+const HEX64 = /^[0-9a-f]{64}$/
+
+/** `t=<unix>,v1=<hex>[,v1=<hex>…]`: every v1 is kept (secret rolling); other schemes are ignored. */
+export function parseSignatureHeader (header: string): { timestamp: number, signatures: Buffer[] } {
+  let timestamp: number | undefined
+  const signatures: Buffer[] = []
+  // Bounded: a header with thousands of parts is not from Stripe.
+  const parts = header.split(',', 32)
+  for (const part of parts) {
+    const at = part.indexOf('=')
+    if (at < 1) continue
+    const key = part.slice(0, at).trim()
+    const value = part.slice(at + 1).trim()
+    if (key === 't' && /^\d{1,12}$/.test(value)) timestamp = Number(value)
+    else if (key === 'v1' && HEX64.test(value)) signatures.push(Buffer.from(value, 'hex'))
+  }
+  if (timestamp === undefined) fail('signature_malformed', 'The Stripe-Signature header has no timestamp')
+  if (signatures.length === 0) fail('signature_malformed', 'No signatures found with expected scheme')
+  return { timestamp: timestamp as number, signatures }
+}
+
+/** A Stripe event that passed verification: the fields every handler relies on are present. */
+export type VerifiedEvent = Stripe.Event
+
+/**
+ * The only place that checks a webhook: signature over the raw bytes (every v1 against every secret,
+ * in constant time), timestamp tolerance, then the JSON shape and `livemode` against the URL's mode.
+ */
+export function verifyWebhook (input: VerifyInput): VerifiedEvent {
+  const { rawBody, signatureHeader, secrets, mode } = input
+  if (!signatureHeader) fail('signature_missing', 'The Stripe-Signature header is missing')
+  if (secrets.length === 0) fail('no_webhook_secret', 'No webhook signing secret is configured for this project and mode')
+  const { timestamp, signatures } = parseSignatureHeader(signatureHeader as string)
+
+  let matched = false
+  for (const secret of secrets) {
+    const expected = createHmac('sha256', secret).update(`${timestamp}.`).update(rawBody).digest()
+    // No early exit: the time taken does not reveal which secret or signature matched.
+    for (const signature of signatures) {
+      if (signature.length === expected.length && timingSafeEqual(signature, expected)) matched = true
+    }
+  }
+  if (!matched) fail('signature_mismatch', 'No signatures found matching the expected signature for payload')
+
+  const now = input.now ?? Math.floor(Date.now() / 1000)
+  const tolerance = input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS
+  if (Math.abs(now - timestamp) > tolerance) fail('timestamp_out_of_tolerance', 'Timestamp outside the tolerance zone')
+
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(rawBody.toString('utf8'))
+  } catch {
+    return fail('malformed_body', 'The body is not valid JSON')
+  }
+  if (!isEventShape(parsed)) fail('malformed_body', 'The body is not a Stripe event (id, type, created, livemode and data.object are required)')
+  const event = parsed as VerifiedEvent
+  if (event.livemode !== (mode === 'live')) {
+    fail('livemode_mismatch', `A ${event.livemode ? 'live' : 'test'}-mode event was sent to the ${mode} webhook URL`)
+  }
+  return event
+}
+
+function isEventShape (value: unknown): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false
+  const v = value as Record<string, unknown>
+  const data = v.data
+  return typeof v.id === 'string' && /^evt_[A-Za-z0-9_]{1,250}$/.test(v.id) &&
+    typeof v.type === 'string' && v.type.length > 0 && v.type.length <= 128 &&
+    typeof v.created === 'number' && Number.isInteger(v.created) && v.created > 0 &&
+    typeof v.livemode === 'boolean' &&
+    typeof data === 'object' && data !== null &&
+    typeof (data as Record<string, unknown>).object === 'object' && (data as Record<string, unknown>).object !== null
+}

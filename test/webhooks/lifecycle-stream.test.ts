@@ -1,0 +1,76 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { sql } from 'drizzle-orm'
+import { recomputeStats } from '../../src/services/stats-recompute.ts'
+import { HANDLED_EVENT_TYPES } from '../../src/webhooks/event-types.ts'
+import { configureStripe, createProject } from '../helpers/app.ts'
+import { eventStatuses, postEvent, projectSnapshot, recordLifecycle, signed, webhookHarness } from '../helpers/webhooks.ts'
+import { dashboard, oneTimePrice } from '../stripe-local/helpers.ts'
+
+
+t.test('every handled event type, in order, then shuffled and duplicated: same state, and stats equal to stats:recompute', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const events = await recordLifecycle(t, h)
+  const types = new Set(events.map((b) => (JSON.parse(b) as { type: string }).type))
+  for (const type of HANDLED_EVENT_TYPES) t.ok(types.has(type), `the lifecycle has ${type}`)
+
+  const fresh = async () => {
+    const project = await createProject(h.app, h.dev, 'Replay')
+    const secret = `whsec_replay_${project.id.replaceAll('-', '')}`
+    await configureStripe(h.app, h.dev, project.id, { secret_key: h.account.test.secret_key, publishable_key: h.account.test.publishable_key, webhook_secret: secret })
+    return { id: project.id, secret }
+  }
+  const deliver = async (project: { id: string, secret: string }, bodies: string[]) => {
+    for (const body of bodies) {
+      const res = await postEvent(h.app, project.id, body, signed(body, project.secret))
+      if (res.statusCode !== 200) throw new Error(`delivery failed: ${res.statusCode} ${res.body}`)
+    }
+  }
+
+  const inOrder = await fresh()
+  await deliver(inOrder, events)
+  const expected = await projectSnapshot(h.app, inOrder.id)
+  const statuses = await eventStatuses(h.app, inOrder.id)
+  for (const type of HANDLED_EVENT_TYPES) t.ok(statuses.some((e) => e.type === type && e.status === 'processed'), `${type} processed`)
+  t.notOk(statuses.some((e) => e.status === 'failed'), 'no failures')
+  t.match(expected.subscriptions, [{ status: 'canceled', quantity: 2, amount: 1500, end_user_id: 'user-42' }])
+  t.equal(expected.transactions.filter((x) => x.kind === 'invoice').length, 3, 'three invoices')
+  t.same(expected.transactions.filter((x) => x.kind === 'one_time').map((x) => x.status).sort(), ['canceled', 'partially_refunded'], 'the paid one (its declined first attempt is the same payment intent) and the canceled one; an unpaid expired checkout nobody recorded creates nothing')
+  t.match(expected.transactions.find((x) => x.kind === 'one_time' && x.status === 'partially_refunded'), { amount: 990, amount_refunded: 190, end_user_id: 'user-42' })
+  t.match(expected.current, [{ canceled: 1, active: 0, mrr: 0 }])
+  const totals = expected.daily.reduce<{ gross: number, refunded: number, n: number }>((acc, d) => ({ gross: acc.gross + Number(d.gross), refunded: acc.refunded + Number(d.refunded), n: acc.n + Number(d.succeeded_count) }), { gross: 0, refunded: 0, n: 0 } as { gross: number, refunded: number, n: number })
+  t.same(totals, { gross: 3 * 3000 + 990, refunded: 190, n: 4 }, 'each payment counted once')
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: inOrder.id })).drift, [], 'incremental stats equal the recomputed ones')
+
+  const n = events.length
+  await fc.assert(fc.asyncProperty(
+    fc.shuffledSubarray([...events.keys()], { minLength: n, maxLength: n }),
+    fc.array(fc.tuple(fc.nat(n - 1), fc.nat(n)), { maxLength: 10 }),
+    async (order, duplicates) => {
+      const stream = order.map((i) => events[i] ?? '')
+      for (const [which, at] of duplicates) stream.splice(at, 0, events[which] ?? '')
+      const project = await fresh()
+      await deliver(project, stream)
+      const got = await projectSnapshot(h.app, project.id)
+      t.same(got, expected, 'same subscriptions, transactions and stats as in order')
+      t.same((await recomputeStats(h.app.db, { check: true, projectId: project.id })).drift, [], 'and equal to stats:recompute')
+    },
+  ), { numRuns: 15 })
+})
+
+t.test('stats:recompute reports drift and repairs it', async (t) => {
+  const h = await webhookHarness(t)
+  const price = await oneTimePrice(h.stripe, 1234)
+  const session = await h.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://a.example/ok', cancel_url: 'https://a.example/no' })
+  await dashboard(h.local, `/checkout/sessions/${session.id}/complete`)
+  await h.local.idle()
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [])
+  await h.app.db.execute(sql`update stats_daily set gross = gross + 1 where project_id = ${h.project.id} and gross > 0`)
+  const checked = await recomputeStats(h.app.db, { check: true, projectId: h.project.id })
+  t.match(checked.drift, [{ table: 'stats_daily', field: 'gross', stored: 1235, expected: 1234 }])
+  t.equal(checked.rewritten, false)
+  const repaired = await recomputeStats(h.app.db, { projectId: h.project.id })
+  t.equal(repaired.rewritten, true)
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'no drift after the rewrite')
+  t.match((await projectSnapshot(h.app, h.project.id)).daily, [{ gross: 1234, succeeded_count: 1 }])
+})
