@@ -16,6 +16,7 @@ import checkoutRoutes, { CHECKOUT_RATE_LIMIT } from './routes/checkout/index.ts'
 import meRoutes, { ME_RATE_LIMIT } from './routes/me/index.ts'
 import operationsRoutes from './routes/operations/index.ts'
 import paymentsRoutes from './routes/payments/index.ts'
+import projectPaymentsRoutes from './routes/project-payments/index.ts'
 import projectsRoutes from './routes/projects/index.ts'
 import stripeConfigRoutes from './routes/stripe-config/index.ts'
 import webhookRoutes from './routes/webhooks/index.ts'
@@ -78,6 +79,7 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
     await api.register(stripeConfigRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(webhookRoutes, { prefix: '/payments/stripe/webhooks' })
     await api.register(webhookAdminRoutes, { prefix: '/payments/stripe/projects' })
+    await api.register(projectPaymentsRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(checkoutRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.checkout ?? CHECKOUT_RATE_LIMIT })
     await api.register(meRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })
   }, { prefix: '/api/v1' })

@@ -100,6 +100,13 @@ export const subscriptions = pgTable('subscriptions', {
   index('subscriptions_developer_created_idx').on(t.developerId, t.mode, t.createdAt, t.id),
   index('subscriptions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
   index('subscriptions_end_user_idx').on(t.projectId, t.mode, t.endUserId),
+  // Dashboard lists (repositories/dashboard.ts): every filter is an index range in (created_at, id) order.
+  index('subscriptions_developer_status_created_idx').on(t.developerId, t.mode, t.status, t.createdAt, t.id),
+  index('subscriptions_project_status_created_idx').on(t.projectId, t.mode, t.status, t.createdAt, t.id),
+  index('subscriptions_developer_customer_created_idx').on(t.developerId, t.mode, t.stripeCustomerId, t.createdAt, t.id),
+  index('subscriptions_developer_end_user_created_idx').on(t.developerId, t.mode, t.endUserId, t.createdAt, t.id),
+  index('subscriptions_project_customer_created_idx').on(t.projectId, t.mode, t.stripeCustomerId, t.createdAt, t.id),
+  index('subscriptions_project_end_user_created_idx').on(t.projectId, t.mode, t.endUserId, t.createdAt, t.id),
 ])
 
 export const transactions = pgTable('transactions', {
@@ -136,6 +143,12 @@ export const transactions = pgTable('transactions', {
   index('transactions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
   index('transactions_end_user_idx').on(t.projectId, t.mode, t.endUserId, t.createdAt, t.id),
   index('transactions_charge_idx').on(t.projectId, t.mode, t.stripeChargeId).where(sql`stripe_charge_id is not null`),
+  // Dashboard lists (repositories/dashboard.ts): every filter is an index range in (created_at, id) order.
+  index('transactions_developer_status_created_idx').on(t.developerId, t.mode, t.status, t.createdAt, t.id),
+  index('transactions_project_status_created_idx').on(t.projectId, t.mode, t.status, t.createdAt, t.id),
+  index('transactions_developer_customer_created_idx').on(t.developerId, t.mode, t.stripeCustomerId, t.createdAt, t.id),
+  index('transactions_developer_end_user_created_idx').on(t.developerId, t.mode, t.endUserId, t.createdAt, t.id),
+  index('transactions_project_customer_created_idx').on(t.projectId, t.mode, t.stripeCustomerId, t.createdAt, t.id),
 ])
 
 export const webhookEvents = pgTable('webhook_events', {

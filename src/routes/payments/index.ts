@@ -7,6 +7,7 @@ import { findConfigsFor } from '../../repositories/stripe-configs.ts'
 import { ListOf, problems } from '../../schemas/common.ts'
 import { Project, ProjectListQuery } from '../../schemas/projects.ts'
 import { StripeConfigView } from '../../schemas/stripe-config.ts'
+import dashboardRoutes from './dashboard.ts'
 
 const ProjectWithConfigs = Type.Intersect([Project, Type.Object({ test: StripeConfigView, live: StripeConfigView })])
 
@@ -32,5 +33,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       next_cursor: hasMore ? (page.at(-1)?.id ?? null) : null,
     }
   })
+
+  // /subscriptions, /transactions, /stats (behind the developer hook above).
+  await app.register(dashboardRoutes)
 }
 export default routes

@@ -1,0 +1,95 @@
+import t from 'tap'
+import { sql } from 'drizzle-orm'
+import { recomputeStats } from '../../src/services/stats-recompute.ts'
+import { assertProblem, buildTestApp, createProject, newDeveloper } from '../helpers/app.ts'
+import { daysAgo, expectedTotals, get, insertSubscription, insertTransaction, today } from '../helpers/dashboard.ts'
+
+const STATS = '/api/v1/payments/stats'
+
+interface Daily { date: string, currency: string, gross: number, refunded: number, succeeded_count: number, failed_count: number, new_subscriptions: number, canceled_subscriptions: number }
+interface Totals { currency: string, gross: number, refunded: number, net: number, succeeded_count: number, failed_count: number }
+interface Stats {
+  mode: string, from: string, to: string, totals: Totals[], subscriptions: Record<string, number>, mrr: Array<{ currency: string, amount: number }>,
+  daily: Daily[], projects: Array<{ project_id: string, name: string, totals: Totals[], subscriptions: Record<string, number>, mrr: Array<{ currency: string, amount: number }> }>
+}
+
+t.test('jpy (zero-decimal) and usd, refunds on their own day, days with no data zero-filled, per-project breakdown', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const shop = await createProject(app, dev, 'Tokyo shop')
+  const other = await createProject(app, dev, 'US shop')
+  const stranger = newDeveloper()
+  const theirs = await createProject(app, stranger, 'Not yours')
+  await insertTransaction(app, { developerId: dev.id, projectId: shop.id, currency: 'jpy', amount: 500, succeededAt: '2024-03-01T23:59:59.999999Z' })
+  await insertTransaction(app, { developerId: dev.id, projectId: shop.id, currency: 'jpy', amount: 1200, succeededAt: '2024-03-02T00:00:00Z' })
+  await insertTransaction(app, { developerId: dev.id, projectId: other.id, currency: 'usd', amount: 1099, succeededAt: '2024-03-04T12:00:00Z', status: 'partially_refunded', amountRefunded: 99 })
+  await app.db.execute(sql`update transactions set refunded_at = '2024-03-05T01:00:00Z' where project_id = ${other.id}`)
+  await insertTransaction(app, { developerId: dev.id, projectId: other.id, currency: 'usd', amount: 700, status: 'failed', succeededAt: null })
+  await app.db.execute(sql`update transactions set failed_at = '2024-03-04T13:00:00Z' where project_id = ${other.id} and status = 'failed'`)
+  await insertTransaction(app, { developerId: dev.id, projectId: shop.id, currency: 'jpy', amount: 9999, succeededAt: '2024-03-06T00:00:00Z' })
+  await insertTransaction(app, { developerId: stranger.id, projectId: theirs.id, currency: 'jpy', amount: 777_777, succeededAt: '2024-03-02T10:00:00Z' })
+  await insertSubscription(app, { developerId: dev.id, projectId: shop.id, status: 'active', createdAt: '2024-03-03T00:00:00Z' })
+  for (const p of [shop, other, theirs]) await recomputeStats(app.db, { projectId: p.id })
+
+  const res = await get(app, dev, STATS, { from: '2024-03-01', to: '2024-03-05' })
+  t.equal(res.statusCode, 200, res.body)
+  const s = res.json<Stats>()
+  t.match(s, { mode: 'test', from: '2024-03-01', to: '2024-03-05' })
+  t.same(s.totals, [
+    { currency: 'jpy', gross: 1700, refunded: 0, net: 1700, succeeded_count: 2, failed_count: 0 },
+    { currency: 'usd', gross: 1099, refunded: 99, net: 1000, succeeded_count: 1, failed_count: 1 },
+  ], 'the ¥9999 of 2024-03-06 is outside; the stranger\'s ¥777777 is not ours')
+  t.same(s.totals.map(({ net: _net, ...rest }) => rest), await expectedTotals(app, dev.id, 'test', '2024-03-01', '2024-03-05'), 'equal to the source rows')
+  t.equal(s.daily.length, 5 * 2, 'every day × every currency')
+  t.same(s.daily.map((d) => d.date), ['2024-03-01', '2024-03-01', '2024-03-02', '2024-03-02', '2024-03-03', '2024-03-03', '2024-03-04', '2024-03-04', '2024-03-05', '2024-03-05'])
+  const day = (date: string, currency: string) => s.daily.find((d) => d.date === date && d.currency === currency)
+  t.match(day('2024-03-01', 'jpy'), { gross: 500, succeeded_count: 1 }, '23:59:59.999999 UTC is still March 1st')
+  t.match(day('2024-03-02', 'jpy'), { gross: 1200, succeeded_count: 1 })
+  t.same(day('2024-03-02', 'usd'), { date: '2024-03-02', currency: 'usd', gross: 0, refunded: 0, succeeded_count: 0, failed_count: 0, new_subscriptions: 0, canceled_subscriptions: 0 }, 'zero-filled')
+  t.match(day('2024-03-03', 'usd'), { gross: 0, new_subscriptions: 1 }, 'the subscription counts on the day it was created')
+  t.match(day('2024-03-04', 'usd'), { gross: 1099, refunded: 0, failed_count: 1 })
+  t.match(day('2024-03-05', 'usd'), { gross: 0, refunded: 99 }, 'the refund counts on the day it was refunded')
+  t.same(s.subscriptions, { active: 1, trialing: 0, past_due: 0, canceled: 0, incomplete: 0, unpaid: 0, paused: 0 })
+  t.same(s.mrr, [{ currency: 'usd', amount: 2000 }])
+  t.same(s.projects.map((p) => p.name), ['Tokyo shop', 'US shop'])
+  t.match(s.projects[0], { project_id: shop.id, totals: [{ currency: 'jpy', gross: 1700 }], subscriptions: { active: 1 }, mrr: [{ currency: 'usd', amount: 2000 }] })
+  t.match(s.projects[1], { project_id: other.id, totals: [{ currency: 'usd', gross: 1099, refunded: 99, net: 1000 }] })
+
+  const one = (await get(app, dev, STATS, { from: '2024-03-01', to: '2024-03-05', project_id: other.id })).json<Stats>()
+  t.same(one.totals, [{ currency: 'usd', gross: 1099, refunded: 99, net: 1000, succeeded_count: 1, failed_count: 1 }])
+  t.same(one.projects.map((p) => p.project_id), [other.id])
+  t.same(one.subscriptions.active, 0)
+
+  const live = (await get(app, dev, STATS, { from: '2024-03-01', to: '2024-03-05', test_mode: false })).json<Stats>()
+  t.same(live.totals, [])
+  t.same(live.daily, [], 'no currency in live mode: no series')
+})
+
+t.test('a project with no data at all still appears when asked for; the default range is the last 30 days', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const p = await createProject(app, dev, 'Empty')
+  const s = (await get(app, dev, STATS, { project_id: p.id })).json<Stats>()
+  t.equal(s.to, today())
+  t.equal(s.from, daysAgo(29))
+  t.same(s.totals, [])
+  t.same(s.projects, [{ project_id: p.id, name: 'Empty', totals: [], subscriptions: { active: 0, trialing: 0, past_due: 0, canceled: 0, incomplete: 0, unpaid: 0, paused: 0 }, mrr: [] }])
+
+  await insertTransaction(app, { developerId: dev.id, projectId: p.id, currency: 'eur', amount: 100, succeededAt: new Date().toISOString() })
+  await recomputeStats(app.db, { projectId: p.id })
+  const after = (await get(app, dev, STATS)).json<Stats>()
+  t.equal(after.daily.length, 30)
+  t.same(after.daily.filter((d) => d.gross > 0).map((d) => d.date), [today()])
+})
+
+t.test('date validation: from after to, more than two years, impossible dates', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  assertProblem(t, await get(app, dev, STATS, { from: '2024-03-02', to: '2024-03-01' }), 400, 'invalid_date_range')
+  assertProblem(t, await get(app, dev, STATS, { from: '2022-01-01', to: '2024-01-03' }), 400, 'date_range_too_long')
+  t.equal((await get(app, dev, STATS, { from: '2022-01-01', to: '2024-01-01' })).statusCode, 200, 'exactly two years (731 days with a leap year) is fine')
+  for (const bad of ['2024-02-30', '2024-13-01', '24-01-01', 'today']) {
+    t.equal((await get(app, dev, STATS, { from: bad, to: '2024-03-01' })).statusCode, 400, bad)
+  }
+  t.equal((await get(app, dev, STATS, { from: '2024-02-29', to: '2024-02-29' })).statusCode, 200, 'a leap day, one-day range')
+})
