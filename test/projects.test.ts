@@ -99,6 +99,10 @@ t.test('bad project input is a problem+json and creates nothing', async (t) => {
   t.test('malformed project id', async (t) => {
     assertProblem(t, await app.inject({ method: 'GET', url: '/api/v1/projects/not-a-uuid', headers: dev.headers }), 400, 'validation_failed')
   })
+  t.test('a cursor that is not a project id (found by the fuzz run: it used to reach a uuid cast)', async (t) => {
+    assertProblem(t, await app.inject({ method: 'GET', url: '/api/v1/projects?starting_after=-1', headers: dev.headers }), 400, 'validation_failed')
+    assertProblem(t, await app.inject({ method: 'GET', url: '/api/v1/payments/projects?starting_after=-1', headers: dev.headers }), 400, 'validation_failed')
+  })
   t.test('limit out of range', async (t) => {
     assertProblem(t, await app.inject({ method: 'GET', url: '/api/v1/projects?limit=101', headers: dev.headers }), 400, 'validation_failed')
   })

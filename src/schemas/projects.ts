@@ -20,4 +20,7 @@ export const CreateProjectBody = Type.Object({
 }, { additionalProperties: false })
 
 export const ProjectList = ListOf(Project)
-export const ProjectListQuery = Type.Object({ ...ListQuery.properties }, { additionalProperties: false })
+export const ProjectListQuery = Type.Object({
+  ...ListQuery.properties,
+  starting_after: Type.Optional(Type.String({ format: 'uuid', description: 'id of the last project of the previous page' })),
+}, { additionalProperties: false })
