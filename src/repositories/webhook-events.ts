@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
 import { queryRows } from '../db/client.ts'
 import { webhookEvents } from '../db/schema.ts'
@@ -39,6 +39,13 @@ export async function recordEvent (tx: Executor, rec: EventRecord, status: 'proc
   return row ? { attempts: Number(row.attempts) } : null
 }
 
+/** Whether the event is already processed or ignored: such a delivery is a duplicate, whatever it says. */
+export async function isSettled (db: Executor, projectId: string, mode: Mode, id: string): Promise<boolean> {
+  const [row] = await db.select({ status: webhookEvents.status }).from(webhookEvents)
+    .where(and(eq(webhookEvents.projectId, projectId), eq(webhookEvents.mode, mode), eq(webhookEvents.id, id)))
+  return row !== undefined && row.status !== 'failed'
+}
+
 /**
  * After the processing transaction rolled back: remember the failure outside it, so the next
  * delivery (or a replay) processes the event again. A processed or ignored row is never downgraded.
@@ -64,10 +71,9 @@ export async function listEvents (db: Executor, projectId: string, mode: Mode, f
   if (filter.status) conditions.push(eq(webhookEvents.status, filter.status))
   if (filter.type) conditions.push(eq(webhookEvents.type, filter.type))
   if (startingAfter) {
-    const cursor = await findEvent(db, projectId, mode, startingAfter)
-    if (!cursor) return []
-    const after = or(lt(webhookEvents.receivedAt, cursor.receivedAt), and(eq(webhookEvents.receivedAt, cursor.receivedAt), lt(webhookEvents.id, cursor.id)))
-    if (after) conditions.push(after)
+    // Compared inside SQL: a JS Date drops Postgres' microseconds and would repeat or skip rows.
+    conditions.push(sql`(${webhookEvents.receivedAt}, ${webhookEvents.id}) < (select c.received_at, c.id from ${webhookEvents} c
+      where c.project_id = ${projectId} and c.mode = ${mode} and c.id = ${startingAfter})`)
   }
   return db.select({
     projectId: webhookEvents.projectId,

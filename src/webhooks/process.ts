@@ -2,7 +2,7 @@ import type Stripe from 'stripe'
 import type { Db } from '../db/client.ts'
 import type { Mode } from '../lib/stripe.ts'
 import { STATS_SHARDS } from '../repositories/stats.ts'
-import { recordEvent, recordFailure, type EventRecord } from '../repositories/webhook-events.ts'
+import { isSettled, recordEvent, recordFailure, type EventRecord } from '../repositories/webhook-events.ts'
 import { RefetchRequired, shardOf, type HandledEvent, type HandlerContext, type WebhookHandler } from './context.ts'
 import { HANDLED_EVENT_TYPES, type HandledEventType } from './event-types.ts'
 import { handlers } from './handlers/index.ts'
@@ -28,6 +28,8 @@ export class WebhookProcessingError extends Error {
     this.name = 'WebhookProcessingError'
   }
 }
+
+class AlreadySettled extends Error {}
 
 const handled = new Set<string>(HANDLED_EVENT_TYPES)
 const isHandled = (type: string): type is HandledEventType => handled.has(type)
@@ -61,17 +63,25 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
     return 'processed'
   })
 
+  // Before any read from Stripe, one indexed lookup tells whether the event is a duplicate (Stripe
+  // redelivers often), sparing the network call. The transaction still decides for certain.
+  const stripe = async (): Promise<Stripe> => {
+    if (!input.force && await isSettled(db, project.id, mode, event.id)) throw new AlreadySettled()
+    return input.stripe()
+  }
+
   try {
     // Reads from Stripe happen here, before the transaction: no network call while it holds locks.
-    let prefetched = handler?.prefetch ? await handler.prefetch(narrowed, input.stripe, 'payload') : undefined
+    let prefetched = handler?.prefetch ? await handler.prefetch(narrowed, stripe, 'payload') : undefined
     try {
       return await attempt(prefetched)
     } catch (err) {
       if (!(err instanceof RefetchRequired) || !handler?.prefetch) throw err
-      prefetched = await handler.prefetch(narrowed, input.stripe, 'refetch')
+      prefetched = await handler.prefetch(narrowed, stripe, 'refetch')
       return await attempt(prefetched)
     }
   } catch (err) {
+    if (err instanceof AlreadySettled) return 'duplicate'
     await recordFailure(db, record, shortError(err))
     throw new WebhookProcessingError(event.id, err)
   }

@@ -107,3 +107,27 @@ t.test('a late payment_failed never undoes a success, and refunds only grow', as
   t.match(snap.transactions[0], { status: 'refunded', amount_refunded: 4200, stripe_charge_id: 'ch_pi_late' })
   t.match(snap.daily, [{ gross: 4200, refunded: 4200, succeeded_count: 1, failed_count: 0 }])
 })
+
+t.test('a duplicate invoice event is answered without reading from Stripe', async (t) => {
+  const { processEvent } = await import('../../src/webhooks/process.ts')
+  const h = await webhookHarness(t)
+  const price = await h.stripe.prices.create({ product_data: { name: 'Pro' }, unit_amount: 1200, currency: 'usd', recurring: { interval: 'month' } })
+  const session = await h.stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://a.example/ok', cancel_url: 'https://a.example/no' })
+  await fetch(`${h.local.url}/_local/checkout/sessions/${session.id}/complete`, { method: 'POST' })
+  await h.local.idle()
+  const rows = await h.app.db.execute(sql`select id, payload::text as payload from webhook_events where project_id = ${h.project.id} and type = 'invoice.paid'`)
+  const list = (Array.isArray(rows) ? rows : (rows as unknown as { rows: unknown[] }).rows) as Array<{ id: string, payload: string }>
+  const recorded = list[0]
+  if (!recorded) throw new Error('invoice.paid was not delivered')
+  const resolved = await h.app.stripeResolver.resolve(h.project.id, 'test')
+  if (!resolved) throw new Error('not configured')
+  let reads = 0
+  const input = {
+    project: { id: h.project.id, developerId: h.dev.id }, mode: 'test' as const, event: JSON.parse(recorded.payload), payload: recorded.payload,
+    stripe: async () => { reads++; return resolved.stripe },
+  }
+  t.equal(await processEvent(h.app.db, input), 'duplicate')
+  t.equal(reads, 0, 'no Stripe read for a duplicate')
+  t.equal(await processEvent(h.app.db, { ...input, force: true }), 'processed', 'a replay still reads and re-applies')
+  t.equal(reads, 1)
+})
