@@ -1,5 +1,8 @@
 import { execSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
+import { checkoutOverhead } from './checkout-overhead.ts'
+import { clientResolution } from './client-resolution.ts'
+import { dashboardReads } from './dashboard-reads.ts'
 import { pgliteIngest } from './pglite-ingest.ts'
 import { webhookIngest } from './webhook-ingest.ts'
 
@@ -8,4 +11,6 @@ const commit = (() => { try { return execSync('git rev-parse --short HEAD', { en
 console.log(`machine: ${cpus().length} cores, ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; node ${process.version}; ${new Date().toISOString()}; commit ${commit}`)
 await webhookIngest()
 await pgliteIngest()
-console.log('stats/list benchmarks after npm run seed: not yet (see bench/RESULTS.md)')
+await dashboardReads()
+await clientResolution()
+await checkoutOverhead()

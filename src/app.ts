@@ -57,7 +57,8 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
     },
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
-    forceCloseConnections: true,
+    // On close, in-flight requests finish (a webhook commits or rolls back) before the database closes.
+    forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   installValidators(app)

@@ -1,0 +1,88 @@
+// Dashboard reads at scale: GET /payments/stats and the list endpoints after seeding 1 k, 100 k and
+// 1 M transactions (10 M with BENCH_READ_SIZES=1000,100000,1000000,10000000: about ten minutes of seeding).
+// Target: p50 at the largest size within 1.2x of p50 at 1 k.
+import autocannon from 'autocannon'
+import postgres from 'postgres'
+import { randomBytes } from 'node:crypto'
+import { createSigner } from 'fast-jwt'
+import { buildApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { openDatabase } from '../src/db/client.ts'
+import { seedDatabase } from '../src/services/seed.ts'
+
+const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+const SIZES = (process.env.BENCH_READ_SIZES ?? '1000,100000,1000000').split(',').map(Number).filter((n) => n > 0)
+const SECONDS = Number(process.env.BENCH_READ_SECONDS ?? 4)
+const CONNECTIONS = Number(process.env.BENCH_READ_CONNECTIONS ?? 8)
+
+interface Row { size: number, route: string, rps: number, p50: number, p99: number, non2xx: number }
+
+function databaseUrl (name: string): string {
+  const url = new URL(SERVER)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+async function measureSize (size: number): Promise<Row[]> {
+  const name = `bench_reads_${size}`
+  const admin = postgres(SERVER, { max: 1, onnotice: () => {} })
+  await admin.unsafe(`drop database if exists ${name}`)
+  await admin.unsafe(`create database ${name}`)
+  await admin.end()
+
+  const jwtSecret = randomBytes(32).toString('base64url')
+  const config = loadConfig({
+    NODE_ENV: 'production', DATABASE_URL: databaseUrl(name), ENCRYPTION_KEYS: `b:${randomBytes(32).toString('base64')}`,
+    JWT_SECRET: jwtSecret, LOG_LEVEL: 'warn', PORT: '0',
+  })
+  const database = await openDatabase({ url: config.databaseUrl, poolSize: 10 })
+  await database.migrate()
+  const seeded = await seedDatabase(database.db, { developers: 10, projects: 50, transactions: size, subscriptions: Math.max(100, Math.round(size / 10)), seed: 7, concurrency: 4, batchSize: 50_000 })
+  console.log(`  seeded ${size} transactions in ${(seeded.ms.total / 1000).toFixed(1)} s`)
+  const app = await buildApp({ config, database })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : 0
+  const developer = seeded.projects[0]?.developerId ?? 'dev_seed_1'
+  const project = seeded.projects[0]?.id ?? ''
+  const token = createSigner({ key: jwtSecret, algorithm: 'HS256' })({ sub: developer, role: 'developer' })
+  const routes = [
+    '/api/v1/payments/stats?test_mode=true',
+    '/api/v1/payments/stats?test_mode=true&from=2025-01-01&to=2026-11-22',
+    `/api/v1/payments/stats?test_mode=true&project_id=${project}`,
+    '/api/v1/payments/transactions?test_mode=true&limit=20',
+    '/api/v1/payments/transactions?test_mode=true&status=succeeded&limit=20',
+    `/api/v1/payments/transactions?test_mode=true&project_id=${project}&limit=20`,
+    '/api/v1/payments/subscriptions?test_mode=true&limit=20',
+  ]
+  const rows: Row[] = []
+  try {
+    for (const route of routes) {
+      const result = await autocannon({ url: `http://127.0.0.1:${port}${route}`, connections: CONNECTIONS, duration: SECONDS, headers: { authorization: `Bearer ${token}` } })
+      rows.push({ size, route: route.replace('/api/v1/payments/', '').replace(project, '<project>'), rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx })
+    }
+  } finally {
+    await app.close()
+    await database.close()
+  }
+  return rows
+}
+
+export async function dashboardReads (): Promise<void> {
+  console.log(`dashboard reads: ${SECONDS} s per route, ${CONNECTIONS} connections, in-process server on PostgreSQL; sizes ${SIZES.join(', ')} transactions (subscriptions a tenth), 10 developers, 50 projects`)
+  const all: Row[] = []
+  for (const size of SIZES) {
+    const rows = await measureSize(size)
+    for (const r of rows) console.log(`  ${String(r.size).padStart(8)}  ${r.route.padEnd(62)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(1).padStart(6)} ms  p99 ${r.p99.toFixed(1).padStart(6)} ms  non-2xx ${r.non2xx}`)
+    all.push(...rows)
+  }
+  const smallest = Math.min(...SIZES)
+  const largest = Math.max(...SIZES)
+  for (const route of [...new Set(all.map((r) => r.route))]) {
+    const small = all.find((r) => r.route === route && r.size === smallest)
+    const large = all.find((r) => r.route === route && r.size === largest)
+    if (small && large) console.log(`  p50 ratio ${largest}/${smallest}  ${route.padEnd(62)} ${(large.p50 / Math.max(small.p50, 0.01)).toFixed(2)}`)
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await dashboardReads()
