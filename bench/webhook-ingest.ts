@@ -87,7 +87,7 @@ export function makeEvents (tpl: Map<string, string>, count: number, projects: n
 
 interface Run { label: string, events: number, distinct: number, seconds: number, rps: number, p50: number, p99: number, non2xx: number, errors: number, recorded: number }
 
-async function drive (label: string, url: string, events: Prepared[], distinct: number, projects: Array<{ id: string, secret: string }>, db: postgres.Sql, tag: string): Promise<Run> {
+async function drive (label: string, url: string, events: Prepared[], distinct: number, projects: Array<{ id: string, secret: string }>, db: postgres.Sql): Promise<Run> {
   const t = Math.floor(Date.now() / 1000)
   const requests = events.map((e) => {
     const project = projects[e.projectIndex] as { id: string, secret: string }
@@ -158,13 +158,13 @@ export async function webhookIngest (): Promise<string[]> {
     say(`webhook ingest: ${EVENTS} requests per run (10 % duplicates), ${CONNECTIONS} connections, pool ${POOL}, mix ${MIX.map(([k, w]) => `${k} ${w}%`).join(', ')}`)
 
     const warm = makeEvents(tpl, 2000, projects.length, 'w')
-    await drive('warm-up', instance.url, warm.list, warm.distinct, projects, sql, 'w')
+    await drive('warm-up', instance.url, warm.list, warm.distinct, projects, sql)
 
     const runs: Run[] = []
     const one = makeEvents(tpl, EVENTS, 1, 'o')
-    runs.push(await drive('1 project', instance.url, one.list, one.distinct, projects, sql, 'o'))
+    runs.push(await drive('1 project', instance.url, one.list, one.distinct, projects, sql))
     const spread = makeEvents(tpl, EVENTS, projects.length, 's')
-    runs.push(await drive(`${projects.length} projects`, instance.url, spread.list, spread.distinct, projects, sql, 's'))
+    runs.push(await drive(`${projects.length} projects`, instance.url, spread.list, spread.distinct, projects, sql))
     for (const r of runs) {
       say(`  ${r.label.padEnd(14)} ${r.rps.toFixed(0).padStart(6)} events/s (${(r.distinct / r.seconds).toFixed(0)} distinct persisted/s)  p50 ${r.p50} ms  p99 ${r.p99} ms  non-2xx ${r.non2xx}  errors ${r.errors}  recorded ${r.recorded}/${r.distinct}${r.recorded === r.distinct ? '' : '  MISMATCH'}`)
     }

@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
 import { queryRows } from '../db/client.ts'
 import type { Mode } from '../lib/stripe.ts'
+import type { CurrentDelta } from '../services/stats-contributions.ts'
 
 /**
  * Reads of the incrementally maintained stats rows (never the transactions): sums over shards, in
@@ -54,17 +55,9 @@ export interface DailyAggregate {
   canceledSubscriptions: number
 }
 
-export interface CurrentAggregate {
+/** A project's current subscription counts and MRR in one currency (summed over shards). */
+export interface CurrentAggregate extends CurrentDelta {
   projectId: string
-  currency: string
-  active: number
-  trialing: number
-  pastDue: number
-  canceled: number
-  incomplete: number
-  unpaid: number
-  paused: number
-  mrr: number
 }
 
 const num = (v: unknown): number => Number(v ?? 0)

@@ -1,18 +1,10 @@
 import type { Executor } from '../db/client.ts'
 import { subscriptionView, transactionView } from '../lib/end-user-views.ts'
 import { notFound } from '../lib/errors.ts'
-import type { Mode } from '../lib/stripe.ts'
 import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from '../repositories/dashboard.ts'
 import { findOwnedProject } from '../repositories/projects.ts'
 
-export interface ListRequest {
-  developerId: string
-  mode: Mode
-  projectId?: string | undefined
-  status?: string | undefined
-  customer?: string | undefined
-  createdGte?: string | undefined
-  createdLte?: string | undefined
+export interface ListRequest extends ListFilters {
   limit: number
   startingAfter?: string | undefined
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import type { LightMyRequestResponse } from 'fastify'
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/event-types.ts'
 import { buildTestApp, configureStripe, countRows, createProject, endUserToken, newDeveloper, startLocalStripe } from '../helpers/app.ts'
-import { signed, webhookPath } from '../helpers/webhooks.ts'
+import { signed } from '../helpers/webhooks.ts'
 
 /**
  * Bad input at volume: every answer is 2xx or 4xx, a 4xx is problem+json without a stack, and a

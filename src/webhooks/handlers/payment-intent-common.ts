@@ -1,5 +1,5 @@
 import { applyTransactionFacts, type BaseStatus } from '../apply-transaction.ts'
-import { endUserFromMetadata, idOf, type EventOf, type WebhookHandler } from '../context.ts'
+import { endUserFromMetadata, idOf, type WebhookHandler } from '../context.ts'
 
 export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled'
 
