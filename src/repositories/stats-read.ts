@@ -2,7 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
 import { queryRows } from '../db/client.ts'
 import type { Mode } from '../lib/stripe.ts'
-import type { CurrentDelta } from '../services/stats-contributions.ts'
+import type { CurrentDelta, DailyDelta } from '../services/stats-contributions.ts'
 
 /**
  * Reads of the incrementally maintained stats rows (never the transactions): sums over shards, in
@@ -41,18 +41,11 @@ export function statsCurrentQuery (s: Omit<StatsScope, 'from' | 'to'>): SQL {
     group by project_id, currency`
 }
 
-export interface DailyAggregate {
+export interface DailyAggregate extends Omit<DailyDelta, 'day'> {
   /** true: a per-project row (day null); false: a per-day row (project null). */
   byProject: boolean
   projectId: string | null
   day: string | null
-  currency: string
-  gross: number
-  refunded: number
-  succeededCount: number
-  failedCount: number
-  newSubscriptions: number
-  canceledSubscriptions: number
 }
 
 /** A project's current subscription counts and MRR in one currency (summed over shards). */
