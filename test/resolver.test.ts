@@ -41,6 +41,21 @@ t.test('a miss queries and decrypts once; a hit does neither and returns the sam
   t.equal(await app.stripeResolver.resolve(project.id, 'live'), null, 'an unconfigured mode resolves to null')
 })
 
+t.test('the instance that writes a configuration uses it at once, without waiting for its own NOTIFY', async (t) => {
+  const local = await startLocalStripe(t)
+  const app = await buildTestApp(t, { env: { STRIPE_API_BASE: local.url } })
+  const dev = newDeveloper()
+  const project = await createProject(app, dev)
+  for (let version = 1; version <= 5; version++) {
+    await configureStripe(app, dev, project.id, await keys(local))
+    const resolved = await app.stripeResolver.resolve(project.id, 'test')
+    t.equal(resolved?.version, version, `version ${version} right after its PUT`)
+  }
+  const del = await app.inject({ method: 'DELETE', url: `/api/v1/payments/stripe/projects/${project.id}/config`, headers: dev.headers })
+  t.equal(del.statusCode, 200)
+  t.equal((await app.stripeResolver.resolve(project.id, 'test'))?.active, false, 'deactivated at once')
+})
+
 t.test('a PUT or DELETE on another instance makes this instance drop its cached client', async (t) => {
   const local = await startLocalStripe(t)
   const a = await buildTestApp(t, { env: { STRIPE_API_BASE: local.url } })

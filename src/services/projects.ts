@@ -24,11 +24,10 @@ export function createProjectsService ({ db, config, changes }: ProjectsDeps) {
     /** The old secret stops verifying tokens on every instance as soon as the rotation commits. */
     async rotateEndUserSecret (developerId: string, projectId: string) {
       const secret = newEndUserSecret()
-      const project = await db.transaction(async (tx) => {
+      const project = await changes.commit(db, async (tx) => {
         const row = await replaceEndUserSecret(tx, developerId, projectId, seal(config, secret, associatedData(projectId, null, 'end_user_secret')))
         if (!row) throw notFound('project')
-        await changes.notify(tx, { kind: 'end_user_secret', projectId, version: row.endUserSecretVersion })
-        return row
+        return { value: row, change: { kind: 'end_user_secret', projectId, version: row.endUserSecretVersion } }
       })
       return { project, endUserSecret: secret }
     },

@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts'
-import type { Db } from '../db/client.ts'
+import type { Db, Tx } from '../db/client.ts'
 import { associatedData, keyHint, seal } from '../lib/crypto.ts'
 import { AppError, badRequest, conflict, notFound } from '../lib/errors.ts'
 import { createStripeClient, modeOfKey, type Mode } from '../lib/stripe.ts'
@@ -55,12 +55,11 @@ export function createStripeConfigService ({ db, config, changes, resolver }: St
     return project
   }
 
-  async function writeAndNotify (projectId: string, mode: Mode, write: (tx: Parameters<Parameters<Db['transaction']>[0]>[0]) => Promise<StripeConfigRow | undefined>) {
-    return db.transaction(async (tx) => {
+  async function writeAndNotify (projectId: string, mode: Mode, write: (tx: Tx) => Promise<StripeConfigRow | undefined>) {
+    return changes.commit(db, async (tx) => {
       const row = await write(tx)
       if (!row) throw notFound('stripe configuration')
-      await changes.notify(tx, { kind: 'stripe_config', projectId, mode, version: row.version })
-      return row
+      return { value: row, change: { kind: 'stripe_config', projectId, mode, version: row.version } }
     })
   }
 

@@ -83,10 +83,10 @@ export function createWebhookEndpointService ({ db, config, changes, resolver }:
       })
       if (!created.secret) throw new AppError(502, 'stripe_no_endpoint_secret', 'Bad gateway', 'Stripe did not return the new endpoint\'s signing secret')
       const sealed = seal(config, created.secret, associatedData(projectId, mode, 'managed_webhook_secret'))
-      await db.transaction(async (tx) => {
+      await changes.commit(db, async (tx) => {
         const updated = await updateConfig(tx, projectId, mode, { webhookEndpointId: created.id, webhookEndpointUrl: url, managedWebhookSecret: sealed })
         if (!updated) throw notFound('stripe configuration')
-        await changes.notify(tx, { kind: 'stripe_config', projectId, mode, version: updated.version })
+        return { value: updated, change: { kind: 'stripe_config', projectId, mode, version: updated.version } }
       })
       return view(projectId, mode, created, true, removed)
     } catch (err) {
