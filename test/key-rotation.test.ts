@@ -53,6 +53,10 @@ t.test('a ciphertext swapped into another project\'s row fails closed with a bar
 
   const [victimProject] = await app.db.select().from(projects).where(eq(projects.id, victim.id))
   await app.db.update(projects).set({ endUserSecret: victimProject?.endUserSecret ?? '' }).where(eq(projects.id, attacker.id))
-  const token = endUserToken(attacker.id, 'u1', victim.end_user_secret)
-  t.ok(bearer(token))
+  // The attacker's row now holds the victim's end-user secret ciphertext: it must not decrypt there.
+  const withVictimSecret = await app.inject({ url: '/api/v1/payments/stripe/my-subscription', headers: bearer(endUserToken(attacker.id, 'u1', victim.end_user_secret)) })
+  assertProblem(t, withVictimSecret, 401, 'unauthorized')
+  t.notOk(withVictimSecret.body.includes(victim.end_user_secret))
+  const withOwnSecret = await app.inject({ url: '/api/v1/payments/stripe/my-subscription', headers: bearer(endUserToken(attacker.id, 'u1', attacker.end_user_secret)) })
+  assertProblem(t, withOwnSecret, 401, 'unauthorized')
 })
