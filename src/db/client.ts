@@ -55,7 +55,7 @@ async function openPostgres (url: string, schemaName: string, poolSize: number):
     // Fail fast on a dead server instead of letting requests queue for the default 30 s.
     connect_timeout: 10,
   })
-  const db = drizzlePostgres(client, { schema })
+  const db = drizzlePostgres(preparedStatements(client), { schema })
   return {
     db,
     kind: 'postgres',
@@ -93,6 +93,35 @@ async function openPostgres (url: string, schemaName: string, poolSize: number):
   }
 }
 
+/**
+ * drizzle runs every query through postgres.js with `prepare: false`, and postgres.js then asks the
+ * server to describe each parameterized statement before running it: two round trips per query.
+ * With `prepare: true` each connection prepares a statement text once and afterwards sends only
+ * Bind/Execute, one round trip. On this kind of machine the round trip (a socket write and a wake-up
+ * on each side) is the dominant cost of a webhook, so every query, also inside transactions, is
+ * prepared. The statement texts are a bounded set (values are always parameters), and postgres.js
+ * recycles each connection after 30-60 minutes (max_lifetime), which bounds its statement cache.
+ */
+function preparedStatements (sql: postgres.Sql): postgres.Sql {
+  return new Proxy(sql, {
+    get (target, prop) {
+      if (prop === 'unsafe') {
+        return (query: string, params?: postgres.ParameterOrJSON<never>[], options?: postgres.UnsafeQueryOptions) =>
+          target.unsafe(query, params, { ...options, prepare: true })
+      }
+      if (prop === 'begin' || prop === 'savepoint') {
+        return (...args: unknown[]) => {
+          const fn = args.pop() as (tx: postgres.Sql) => unknown
+          const method = Reflect.get(target, prop, target) as (...a: unknown[]) => unknown
+          return method.apply(target, [...args, (tx: postgres.Sql) => fn(preparedStatements(tx))])
+        }
+      }
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
 async function openPglite (dataDir: string | undefined, schemaName: string): Promise<Database> {
   if (dataDir) mkdirSync(dataDir, { recursive: true })
   const client = dataDir ? new PGlite(join(dataDir)) : new PGlite()
@@ -122,4 +151,27 @@ export async function queryRows<T extends Record<string, unknown>> (db: Executor
   const result: unknown = await db.execute(query)
   if (Array.isArray(result)) return result as T[]
   return (result as { rows: T[] }).rows
+}
+
+const camelCase = (key: string): string => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())
+
+/**
+ * A row a statement returned as JSON (`row_to_json`, `json_agg`): the same value from both drivers.
+ * Keys become camelCase like drizzle's, and the named timestamp columns become Dates.
+ */
+export function rowFromJson<T> (raw: unknown, dateKeys: readonly string[]): T {
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw
+  const out: Record<string, unknown> = {}
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) out[camelCase(key)] = v
+  for (const key of dateKeys) {
+    const v = out[key]
+    out[key] = typeof v === 'string' ? new Date(v) : null
+  }
+  return out as T
+}
+
+/** A JSON array a statement returned (`json_agg`), from either driver. */
+export const jsonArray = (raw: unknown): unknown[] => {
+  const value: unknown = typeof raw === 'string' ? JSON.parse(raw) : raw
+  return Array.isArray(value) ? value : []
 }

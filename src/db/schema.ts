@@ -142,7 +142,8 @@ export const transactions = pgTable('transactions', {
   index('transactions_developer_created_idx').on(t.developerId, t.mode, t.createdAt, t.id),
   index('transactions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
   index('transactions_end_user_idx').on(t.projectId, t.mode, t.endUserId, t.createdAt, t.id),
-  index('transactions_charge_idx').on(t.projectId, t.mode, t.stripeChargeId).where(sql`stripe_charge_id is not null`),
+  // Unique like the other Stripe ids: rows merge by any of them, so a charge names at most one row (and a racing insert fails and retries).
+  uniqueIndex('transactions_charge_uq').on(t.projectId, t.mode, t.stripeChargeId).where(sql`stripe_charge_id is not null`),
   // Dashboard lists (repositories/dashboard.ts): every filter is an index range in (created_at, id) order.
   index('transactions_developer_status_created_idx').on(t.developerId, t.mode, t.status, t.createdAt, t.id),
   index('transactions_project_status_created_idx').on(t.projectId, t.mode, t.status, t.createdAt, t.id),

@@ -72,8 +72,9 @@ export async function insertPendingTransaction (db: Executor, t: PendingTransact
 }
 
 /**
- * The lock the webhook pipeline takes for a subscription's events (webhook-events.ts, key
+ * The lock the transactional webhook handlers take for a subscription (webhook-events.ts, key
  * `project:mode:sub:<id>`): a direct write after a Stripe call applies strictly before or after them.
+ * Single-write handlers take no lock: their guarded write fails on a row changed since their read.
  */
 export async function lockSubscription (tx: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string): Promise<void> {
   await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${projectId}:${mode}:sub:${stripeSubscriptionId}`}, 0))`)

@@ -1,10 +1,11 @@
-import { and, eq, sql, type SQL } from 'drizzle-orm'
+import { sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
-import { queryRows } from '../db/client.ts'
-import { customers, subscriptions } from '../db/schema.ts'
+import { queryRows, rowFromJson } from '../db/client.ts'
+import type { subscriptions } from '../db/schema.ts'
 import type { Mode } from '../lib/stripe.ts'
 import { statsDeltaCtes, withCtes, type StatsScope } from './stats.ts'
 import type { StatsDelta } from '../services/stats-contributions.ts'
+import { eventStatusSql, recordEventSql, type EventRecordWrite } from './webhook-events.ts'
 
 export type SubscriptionRow = typeof subscriptions.$inferSelect
 
@@ -31,46 +32,69 @@ export interface SubscriptionWrite {
   lastEventAt: number
 }
 
-export async function findSubscription (db: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string): Promise<SubscriptionRow | undefined> {
-  const [row] = await db.select().from(subscriptions)
-    .where(and(eq(subscriptions.projectId, projectId), eq(subscriptions.mode, mode), eq(subscriptions.stripeSubscriptionId, stripeSubscriptionId)))
-  return row
+/** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
+export type VersionedSubscriptionRow = SubscriptionRow & { version: string }
+
+const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
+
+export interface SubscriptionRead {
+  stored: VersionedSubscriptionRow | undefined
+  eventStatus: string | null
+  customerEndUserId: string | null
 }
 
-/** The end user the checkout linked to a Stripe customer, if any. */
-export async function endUserOfCustomer (db: Executor, projectId: string, mode: Mode, stripeCustomerId: string): Promise<string | null> {
-  const [row] = await db.select({ endUserId: customers.endUserId }).from(customers)
-    .where(and(eq(customers.projectId, projectId), eq(customers.mode, mode), eq(customers.stripeCustomerId, stripeCustomerId)))
-  return row?.endUserId ?? null
+/** The stored subscription, the end user linked to its customer, and (on request) the event's status: one round trip. */
+export async function readSubscription (db: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string, customerId: string | null, eventId: string | null): Promise<SubscriptionRead> {
+  const [row] = await queryRows<{ sub: unknown, event_status: string | null, customer_end_user: string | null }>(db, sql`select
+    (select row_to_json(s) from (select t.*, t.xmin::text as version from subscriptions t
+      where t.project_id = ${projectId}::uuid and t.mode = ${mode} and t.stripe_subscription_id = ${stripeSubscriptionId}) s) as sub,
+    ${eventId ? eventStatusSql(projectId, mode, eventId) : sql`null::text`} as event_status,
+    ${customerId ? sql`(select end_user_id from customers where project_id = ${projectId}::uuid and mode = ${mode} and stripe_customer_id = ${customerId})` : sql`null::text`} as customer_end_user`)
+  return {
+    stored: row?.sub ? rowFromJson<VersionedSubscriptionRow>(row.sub, SUBSCRIPTION_DATES) : undefined,
+    eventStatus: row?.event_status ?? null,
+    customerEndUserId: row?.customer_end_user ?? null,
+  }
 }
 
 const ts = (d: Date | null): SQL => (d ? sql`${d.toISOString()}::timestamptz` : sql`null::timestamptz`)
 
 /**
- * Inserts or replaces the subscription and applies the stats delta, in one statement. The WHERE is
- * the out-of-order guard: an older event never overwrites newer state (`force` only for a same-second
- * tie the caller decided, e.g. with state re-read from Stripe). Answers whether the row was written.
+ * Inserts or replaces the subscription with the stats delta, in ONE statement guarded like
+ * writeTransactionGuarded: the stored row (if any) is locked and must be the version that was read;
+ * a new row relies on the unique id (a concurrent insert fails the statement and the caller runs
+ * again). With a pending event record, the event is recorded in the same statement (a duplicate
+ * writes nothing). The caller decided, on that read, that the incoming state wins.
  */
-export async function upsertSubscription (tx: Executor, scope: StatsScope, w: SubscriptionWrite, delta: StatsDelta, force: boolean): Promise<boolean> {
-  const up = sql`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
-      quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, ended_at,
-      stripe_created_at, last_event_at)
-    values (${scope.developerId}, ${scope.projectId}::uuid, ${scope.mode}, ${w.endUserId}, ${w.stripeCustomerId}, ${w.stripeSubscriptionId}, ${w.status}, ${w.priceId}, ${w.productId},
-      ${w.quantity}::int, ${w.amount}::bigint, ${w.currency}, ${w.interval}, ${w.intervalCount}::int, ${ts(w.currentPeriodStart)}, ${ts(w.currentPeriodEnd)}, ${ts(w.trialEnd)},
-      ${w.cancelAtPeriodEnd}, ${ts(w.canceledAt)}, ${ts(w.endedAt)}, ${ts(w.stripeCreatedAt)}, ${w.lastEventAt}::bigint)
-    on conflict (project_id, mode, stripe_subscription_id) do update set
-      end_user_id = coalesce(subscriptions.end_user_id, excluded.end_user_id),
-      stripe_customer_id = excluded.stripe_customer_id, status = excluded.status, price_id = excluded.price_id, product_id = excluded.product_id,
-      quantity = excluded.quantity, amount = excluded.amount, currency = excluded.currency, interval = excluded.interval, interval_count = excluded.interval_count,
-      current_period_start = excluded.current_period_start, current_period_end = excluded.current_period_end, trial_end = excluded.trial_end,
-      cancel_at_period_end = excluded.cancel_at_period_end, canceled_at = excluded.canceled_at, ended_at = excluded.ended_at,
-      stripe_created_at = coalesce(subscriptions.stripe_created_at, excluded.stripe_created_at),
-      last_event_at = greatest(subscriptions.last_event_at, excluded.last_event_at), updated_at = now()
-    where subscriptions.last_event_at < excluded.last_event_at${force ? sql` or true` : sql``}
-    returning 1`
-  const stats = statsDeltaCtes(scope, delta, sql`exists (select 1 from up)`)
-  const rows = await queryRows<{ n: number }>(tx, withCtes([['up', up], ...stats.map((s, i): [string, SQL] => [`s${i}`, s])], sql`select count(*)::int as n from up`))
-  return Number(rows[0]?.n ?? 0) > 0
+export async function writeSubscriptionGuarded (db: Executor, scope: StatsScope, stored: VersionedSubscriptionRow | undefined, w: SubscriptionWrite, delta: StatsDelta, record: EventRecordWrite | null): Promise<{ ok: boolean, recorded: boolean }> {
+  const ctes: Array<[string, SQL]> = stored
+    ? [
+        ['locked', sql`select xmin::text as v from subscriptions where id = ${stored.id}::uuid for update`],
+        ['guard', sql`select count(*) = 1 as ok from locked where v = ${stored.version}`],
+      ]
+    : [['guard', sql`select true as ok`]]
+  ctes.push(['go', record
+    ? recordEventSql(record.event, 'processed', record.force, sql`(select ok from guard)`)
+    : sql`select 1 where (select ok from guard)`])
+  ctes.push(['up', stored
+    ? sql`update subscriptions set end_user_id = coalesce(end_user_id, ${w.endUserId}), stripe_customer_id = ${w.stripeCustomerId}, status = ${w.status},
+        price_id = ${w.priceId}, product_id = ${w.productId}, quantity = ${w.quantity}::int, amount = ${w.amount}::bigint, currency = ${w.currency},
+        interval = ${w.interval}, interval_count = ${w.intervalCount}::int, current_period_start = ${ts(w.currentPeriodStart)}, current_period_end = ${ts(w.currentPeriodEnd)},
+        trial_end = ${ts(w.trialEnd)}, cancel_at_period_end = ${w.cancelAtPeriodEnd}, canceled_at = ${ts(w.canceledAt)}, ended_at = ${ts(w.endedAt)},
+        stripe_created_at = coalesce(stripe_created_at, ${ts(w.stripeCreatedAt)}), last_event_at = greatest(last_event_at, ${w.lastEventAt}::bigint), updated_at = now()
+      where id = ${stored.id}::uuid and exists (select 1 from go)
+      returning 1`
+    : sql`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
+        quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, ended_at,
+        stripe_created_at, last_event_at)
+      select ${scope.developerId}, ${scope.projectId}::uuid, ${scope.mode}, ${w.endUserId}, ${w.stripeCustomerId}, ${w.stripeSubscriptionId}, ${w.status}, ${w.priceId}, ${w.productId},
+        ${w.quantity}::int, ${w.amount}::bigint, ${w.currency}, ${w.interval}, ${w.intervalCount}::int, ${ts(w.currentPeriodStart)}, ${ts(w.currentPeriodEnd)}, ${ts(w.trialEnd)},
+        ${w.cancelAtPeriodEnd}, ${ts(w.canceledAt)}, ${ts(w.endedAt)}, ${ts(w.stripeCreatedAt)}, ${w.lastEventAt}::bigint
+      where exists (select 1 from go)
+      returning 1`])
+  statsDeltaCtes(scope, delta, sql`exists (select 1 from up)`).forEach((s, i) => ctes.push([`s${i}`, s]))
+  const [row] = await queryRows<{ ok: boolean, recorded: boolean }>(db, withCtes(ctes, sql`select (select ok from guard) as ok, exists (select 1 from go) as recorded`))
+  return { ok: row?.ok === true, recorded: row?.recorded === true }
 }
 
 /** Links a subscription the checkout created to its end user, once (checkout.session.completed). */

@@ -28,22 +28,40 @@ export async function recordEvent (tx: Executor, rec: EventRecord, status: 'proc
   const locks = keys.length > 0
     ? sql`with locks as (select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select unnest(array[${sql.join(keys.map((k) => sql`${k}`), sql`, `)}]::text[]) as k order by 1) as ordered) `
     : sql``
-  const from = keys.length > 0 ? sql` from (select count(*) from locks) as l` : sql``
-  const rows = await queryRows<{ attempts: number }>(tx, sql`${locks}insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
-    select ${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, ${status}, 1, null, ${rec.created}::bigint, ${rec.payload}::jsonb, now()${from}
-    on conflict (project_id, mode, id) do update set
-      status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
-    where ${force ? sql`true` : sql`webhook_events.status = 'failed'`}
-    returning attempts`)
+  const rows = await queryRows<{ attempts: number }>(tx, sql`${locks}${recordEventSql(rec, status, force, keys.length > 0 ? sql`(select count(*) from locks) >= 0` : undefined)}`)
   const row = rows[0]
   return row ? { attempts: Number(row.attempts) } : null
 }
+
+/**
+ * The event's insert (`returning attempts`), alone or as the CTE of a handler's one guarded write:
+ * it inserts only if `onlyIf` holds, and takes an existing row again only when that one failed
+ * (or `force`, a replay). No row returned means a duplicate (or `onlyIf` false).
+ */
+export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored', force: boolean, onlyIf?: SQL): SQL {
+  return sql`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
+    select ${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, ${status}, 1, null, ${rec.created}::bigint, ${rec.payload}::jsonb, now()${onlyIf ? sql` where ${onlyIf}` : sql``}
+    on conflict (project_id, mode, id) do update set
+      status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
+    where ${force ? sql`true` : sql`webhook_events.status = 'failed'`}
+    returning attempts`
+}
+
+/** An event a guarded write records in its own statement (the handlers' PendingRecord). */
+export interface EventRecordWrite { event: EventRecord, force: boolean }
+
+/** The status of an event, as a scalar subquery for a handler's read (null: not seen yet). */
+export const eventStatusSql = (projectId: string, mode: Mode, id: string): SQL =>
+  sql`(select status from webhook_events where project_id = ${projectId}::uuid and mode = ${mode} and id = ${id})`
+
+/** Processed or ignored: a delivery of such an event is a duplicate, whatever it says. */
+export const isSettledStatus = (status: string | null | undefined): boolean => status != null && status !== 'failed'
 
 /** Whether the event is already processed or ignored: such a delivery is a duplicate, whatever it says. */
 export async function isSettled (db: Executor, projectId: string, mode: Mode, id: string): Promise<boolean> {
   const [row] = await db.select({ status: webhookEvents.status }).from(webhookEvents)
     .where(and(eq(webhookEvents.projectId, projectId), eq(webhookEvents.mode, mode), eq(webhookEvents.id, id)))
-  return row !== undefined && row.status !== 'failed'
+  return isSettledStatus(row?.status)
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type Stripe from 'stripe'
 import type { Db } from '../db/client.ts'
+import { retryOnConflict } from '../db/conflicts.ts'
 import { AppError, badRequest, conflict } from '../lib/errors.ts'
 import type { StripeResolver } from '../plugins/stripe-resolver.ts'
 import { findCustomer } from '../repositories/customers.ts'
@@ -44,16 +45,18 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
   async function remember (ref: EndUserRef, row: SubscriptionRow, asOf: number, answer: Stripe.Subscription): Promise<SubscriptionRow> {
     const developerId = await findProjectOwner(db, ref.projectId)
     if (developerId) {
-      await db.transaction(async (tx) => {
+      // The guarded write runs again if a webhook changed the row between its read and write.
+      await retryOnConflict(() => db.transaction(async (tx) => {
         await lockSubscription(tx, ref.projectId, ref.mode, answer.id)
         await applySubscription({
           tx,
+          record: null,
           project: { id: ref.projectId, developerId },
           mode: ref.mode,
           event: { id: `direct_${randomUUID()}`, created: asOf },
           shard: shardOf(answer.id, STATS_SHARDS),
         }, answer, true)
-      })
+      }))
     }
     const stored = await findSubscriptionById(db, row.id)
     if (!stored) log.warn({ subscription: row.stripeSubscriptionId }, 'subscription row vanished after a direct update')

@@ -1,7 +1,7 @@
 import type Stripe from 'stripe'
-import { endUserOfCustomer, findSubscription, upsertSubscription, type SubscriptionRow, type SubscriptionWrite } from '../repositories/subscriptions.ts'
+import { readSubscription, writeSubscriptionGuarded, type SubscriptionRow, type SubscriptionWrite } from '../repositories/subscriptions.ts'
 import { statsDiff, subscriptionContribution, type SubscriptionState } from '../services/stats-contributions.ts'
-import { endUserFromMetadata, fromUnix, idOf, RefetchRequired, statsScope, type HandlerContext } from './context.ts'
+import { alreadyRecorded, endUserFromMetadata, fromUnix, idOf, pendingRecord, RefetchRequired, settleWrite, statsScope, type HandlerContext } from './context.ts'
 
 /** The columns we keep, read from a Stripe subscription (periods live on the items in the current API). */
 export function subscriptionWrite (ctx: HandlerContext, sub: Stripe.Subscription, endUserId: string | null): SubscriptionWrite {
@@ -65,13 +65,15 @@ export function decide (stored: SubscriptionRow | undefined, incoming: Subscript
 
 /**
  * Applies a subscription payload (or the object re-read from Stripe, `fresh`) and the stats
- * difference between the row's old and new contribution.
+ * difference between the row's old and new contribution, in one guarded statement (which also
+ * records the event when the handler is single-write). A row changed since the read: WriteConflict.
  */
 export async function applySubscription (ctx: HandlerContext, sub: Stripe.Subscription, fresh: boolean): Promise<void> {
-  const stored = await findSubscription(ctx.tx, ctx.project.id, ctx.mode, sub.id)
-  let endUserId = stored?.endUserId ?? endUserFromMetadata(sub.metadata, ctx.project.id, ctx.mode)
   const customerId = idOf(sub.customer)
-  if (!endUserId && customerId) endUserId = await endUserOfCustomer(ctx.tx, ctx.project.id, ctx.mode, customerId)
+  const read = await readSubscription(ctx.tx, ctx.project.id, ctx.mode, sub.id, customerId, ctx.record ? ctx.event.id : null)
+  if (alreadyRecorded(ctx, read.eventStatus)) return
+  const stored = read.stored
+  const endUserId = stored?.endUserId ?? endUserFromMetadata(sub.metadata, ctx.project.id, ctx.mode) ?? read.customerEndUserId
   const incoming = subscriptionWrite(ctx, sub, endUserId)
 
   let decision = decide(stored, incoming)
@@ -80,7 +82,6 @@ export async function applySubscription (ctx: HandlerContext, sub: Stripe.Subscr
   if (decision === 'undecidable') throw new RefetchRequired(`subscription ${sub.id}`)
   if (decision === 'skip') return
 
-  const force = stored !== undefined && incoming.lastEventAt <= stored.lastEventAt
   const delta = statsDiff([subscriptionContribution(stateOf(incoming))], [subscriptionContribution(stored ? stateOf(stored) : null)])
-  await upsertSubscription(ctx.tx, statsScope(ctx), incoming, delta, force)
+  settleWrite(ctx, `subscription ${sub.id}`, await writeSubscriptionGuarded(ctx.tx, statsScope(ctx), stored, incoming, delta, pendingRecord(ctx)))
 }

@@ -1,6 +1,6 @@
-import { deleteTransactions, findTransactionsByKeys, writeTransaction, type TransactionKeys, type TransactionRow, type TransactionWrite } from '../repositories/transactions.ts'
+import { readTransactionsByKeys, writeTransactionGuarded, type TransactionKeys, type TransactionPlan, type TransactionRow, type TransactionWrite, type VersionedTransactionRow } from '../repositories/transactions.ts'
 import { statsDiff, transactionContribution, type TransactionState } from '../services/stats-contributions.ts'
-import { statsScope, type HandlerContext } from './context.ts'
+import { alreadyRecorded, pendingRecord, settleWrite, statsScope, type HandlerContext } from './context.ts'
 
 export type BaseStatus = 'pending' | 'failed' | 'canceled' | 'expired' | 'succeeded'
 
@@ -26,6 +26,8 @@ export interface TransactionFacts {
   currency?: string | null
   description?: string | null
   endUserId?: string | null
+  /** When no end user is named: the one our checkout linked to `customerId`, if any. */
+  endUserFromCustomer?: boolean
   customerId?: string | null
   subscriptionId?: string | null
   succeededAt?: Date | null
@@ -50,14 +52,24 @@ const stateOf = (r: TransactionWrite | TransactionRow): TransactionState => ({
 
 /**
  * Finds every row the facts' Stripe ids point at, folds them and the facts into one row (the row our
- * checkout created keeps its id), and writes it with the stats difference. An invoice's payment intent
- * and the invoice thus end up as ONE transaction whichever event comes first: nothing is counted twice.
+ * checkout created keeps its id), and writes it with the stats difference, in one guarded statement
+ * (which also records the event when the handler is single-write). An invoice's payment intent and
+ * the invoice thus end up as ONE transaction whichever event comes first: nothing is counted twice.
+ * If a row changed between the read and the write, WriteConflict: the pipeline runs the handler again.
  */
 export async function applyTransactionFacts (ctx: HandlerContext, facts: TransactionFacts): Promise<void> {
-  const rows = await findTransactionsByKeys(ctx.tx, ctx.project.id, ctx.mode, facts.keys)
-  if (rows.length === 0 && !facts.createIfMissing) return
-  if (rows.length === 0 && (facts.amount == null || !facts.currency)) return
+  const customerId = facts.endUserFromCustomer && !facts.endUserId ? facts.customerId ?? null : null
+  const read = await readTransactionsByKeys(ctx.tx, ctx.project.id, ctx.mode, facts.keys, { eventId: ctx.record ? ctx.event.id : null, customerId })
+  if (alreadyRecorded(ctx, read.eventStatus)) return
+  const plan = planTransaction(read.rows, read.customerEndUserId && !facts.endUserId ? { ...facts, endUserId: read.customerEndUserId } : facts, ctx.event.created)
+  if (!plan) return
+  settleWrite(ctx, 'a transaction', await writeTransactionGuarded(ctx.tx, statsScope(ctx), plan, pendingRecord(ctx)))
+}
 
+/** The merge of the rows read and the facts (pure); null when it changes nothing. */
+export function planTransaction (rows: VersionedTransactionRow[], facts: TransactionFacts, eventCreated: number): TransactionPlan | null {
+  if (rows.length === 0 && !facts.createIfMissing) return null
+  if (rows.length === 0 && (facts.amount == null || !facts.currency)) return null
   // The row the checkout service created (it carries the session id) survives a merge; otherwise the oldest.
   const keep = rows.find((r) => r.stripeCheckoutSessionId !== null) ?? rows[0]
   const others = rows.filter((r) => r !== keep)
@@ -69,7 +81,7 @@ export async function applyTransactionFacts (ctx: HandlerContext, facts: Transac
   let succeededAt = facts.succeededAt ?? null
   let failedAt = facts.failedAt ?? null
   let refundedAt = facts.refundedAt ?? null
-  let lastEventAt = ctx.event.created
+  let lastEventAt = eventCreated
   let invoiceAmount = facts.source === 'invoice' ? facts.amount ?? null : null
   for (const r of ordered) {
     rank = Math.max(rank, RANK[baseStatusOf(r.status)])
@@ -111,11 +123,10 @@ export async function applyTransactionFacts (ctx: HandlerContext, facts: Transac
     failedAt,
     refundedAt: refundedAmount > 0 ? refundedAt : null,
   }
-  if (keep && others.length === 0 && sameRow(keep, write)) return
+  if (keep && others.length === 0 && sameRow(keep, write)) return null
 
   const delta = statsDiff([transactionContribution(stateOf(write))], ordered.map((r) => transactionContribution(stateOf(r))))
-  await deleteTransactions(ctx.tx, others.map((r) => r.id))
-  await writeTransaction(ctx.tx, statsScope(ctx), keep?.id ?? null, write, delta)
+  return { keep: keep ?? null, others, write, delta }
 }
 
 const sameTime = (a: Date | null, b: Date | null) => (a?.getTime() ?? null) === (b?.getTime() ?? null)

@@ -1,16 +1,33 @@
 import type Stripe from 'stripe'
-import type { Tx } from '../db/client.ts'
+import type { Executor } from '../db/client.ts'
+import { WriteConflict } from '../db/conflicts.ts'
 import type { Mode } from '../lib/stripe.ts'
 import type { StatsScope } from '../repositories/stats.ts'
+import { isSettledStatus, type EventRecord } from '../repositories/webhook-events.ts'
 import type { HandledEventType } from './event-types.ts'
 
 type EventMap = { [K in HandledEventType]: Extract<Stripe.Event, { type: K }> }
 export type EventOf<T extends HandledEventType> = EventMap[T]
 export type HandledEvent = EventOf<HandledEventType>
 
-/** What a handler gets: the open transaction and who the event is for. Nothing of Fastify. */
+/**
+ * The event a single-write handler records in the same statement as its one write (so the event and
+ * its effects commit together without a transaction around them). `outcome` says what that statement
+ * did; null when the handler wrote nothing (the pipeline then records the event on its own).
+ */
+export interface PendingRecord {
+  event: EventRecord
+  /** A replay: take the event again even if it was processed. */
+  force: boolean
+  outcome: 'recorded' | 'duplicate' | null
+}
+
+/** What a handler gets: where to read and write, and who the event is for. Nothing of Fastify. */
 export interface HandlerContext {
-  tx: Tx
+  /** The open transaction, or (single-write handlers) the database itself. */
+  tx: Executor
+  /** Set for single-write handlers: the event is not recorded yet, the handler's guarded write records it. */
+  record: PendingRecord | null
   project: { id: string, developerId: string }
   mode: Mode
   event: { id: string, created: number }
@@ -27,6 +44,12 @@ export const statsScope = (ctx: HandlerContext): StatsScope =>
  * runs BEFORE the transaction when the payload lacks something: never a network call inside it.
  */
 export interface WebhookHandler<T extends HandledEventType, P = undefined> {
+  /**
+   * true when `handle` writes at most once, through a guarded write (applyTransactionFacts,
+   * applySubscription) that records the event in the same statement: no transaction, no advisory
+   * locks, two round trips. Otherwise the handler runs in a transaction after the event is recorded.
+   */
+  singleWrite: boolean
   lockKeys (event: EventOf<T>, prefetched: P | undefined): string[]
   /** `reason` is 'payload' before the first attempt (answer undefined when nothing is needed), 'refetch' after the handler threw RefetchRequired. */
   prefetch? (event: EventOf<T>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch'): Promise<P | undefined>
@@ -39,6 +62,28 @@ export class RefetchRequired extends Error {
     super(`${what}: the payload cannot decide; re-reading it from Stripe`)
     this.name = 'RefetchRequired'
   }
+}
+
+/**
+ * A handler's read saw the event already processed (another delivery won): nothing to write. Only for
+ * single-write handlers outside a replay; inside a transaction the event row is already ours.
+ */
+export function alreadyRecorded (ctx: HandlerContext, eventStatus: string | null): boolean {
+  if (!ctx.record || ctx.record.force || !isSettledStatus(eventStatus)) return false
+  ctx.record.outcome = 'duplicate'
+  return true
+}
+
+/** What a guarded write did: a conflict runs the handler again; otherwise the pending record's outcome. */
+export function settleWrite (ctx: HandlerContext, what: string, result: { ok: boolean, recorded: boolean }): void {
+  if (!result.ok) throw new WriteConflict(what)
+  if (ctx.record) ctx.record.outcome = result.recorded ? 'recorded' : 'duplicate'
+}
+
+/** The event-record insert a guarded write must carry, once; null inside a transaction. */
+export function pendingRecord (ctx: HandlerContext): PendingRecord | null {
+  if (ctx.record?.outcome) throw new Error('a single-write handler wrote twice')
+  return ctx.record
 }
 
 /** Shard of an event: a stable hash of its id. */

@@ -1,9 +1,10 @@
 import type Stripe from 'stripe'
 import type { Db } from '../db/client.ts'
+import { retryOnConflict } from '../db/conflicts.ts'
 import type { Mode } from '../lib/stripe.ts'
 import { STATS_SHARDS } from '../repositories/stats.ts'
 import { isSettled, recordEvent, recordFailure, type EventRecord } from '../repositories/webhook-events.ts'
-import { RefetchRequired, shardOf, type HandledEvent, type HandlerContext, type WebhookHandler } from './context.ts'
+import { RefetchRequired, shardOf, type HandledEvent, type HandlerContext, type PendingRecord, type WebhookHandler } from './context.ts'
 import { HANDLED_EVENT_TYPES, type HandledEventType } from './event-types.ts'
 import { handlers } from './handlers/index.ts'
 
@@ -41,27 +42,45 @@ export function shortError (err: unknown): string {
 }
 
 /**
- * Records the event and runs its handler in ONE transaction; answers only after the commit. A
- * duplicate (already processed or ignored) does nothing. A failure rolls everything back, is
- * remembered outside the transaction as `failed` (with attempts and a short error), and is thrown
- * so the caller answers 5xx and Stripe retries; the retry processes it again.
+ * Records the event and applies its effects atomically; answers only after the commit. A duplicate
+ * (already processed or ignored) does nothing.
+ *
+ * - A single-write handler (most types) reads, computes, and writes once: that one statement also
+ *   records the event, and is guarded against rows changed since the read. Two round trips, no
+ *   transaction held open across them.
+ * - Any other handler runs in a transaction that first records the event with per-object advisory
+ *   locks, so two events for one object apply one after the other.
+ *
+ * A write conflict (rows changed under a guarded write, a unique id taken concurrently, a deadlock)
+ * runs the attempt again on fresh reads. A failure changes nothing, is remembered outside as `failed`
+ * (with attempts and a short error), and is thrown so the caller answers 5xx and Stripe retries.
  */
 export async function processEvent (db: Db, input: ProcessInput): Promise<ProcessOutcome> {
   const { event, project, mode } = input
   const handler: WebhookHandler<HandledEventType, unknown> | undefined = isHandled(event.type) ? handlers[event.type] : undefined
   const narrowed = event as HandledEvent
   const record: EventRecord = { projectId: project.id, mode, id: event.id, type: event.type, created: event.created, payload: input.payload }
+  const force = input.force ?? false
   const shard = shardOf(event.id, STATS_SHARDS)
+  const context = (tx: HandlerContext['tx'], pending: PendingRecord | null): HandlerContext =>
+    ({ tx, record: pending, project, mode, event: { id: event.id, created: event.created }, shard })
 
-  const attempt = async (prefetched: unknown): Promise<ProcessOutcome> => db.transaction(async (tx) => {
-    const locks = handler ? handler.lockKeys(narrowed, prefetched) : []
-    const recorded = await recordEvent(tx, record, handler ? 'processed' : 'ignored', locks, input.force ?? false)
-    if (!recorded) return 'duplicate'
-    if (!handler) return 'ignored'
-    const ctx: HandlerContext = { tx, project, mode, event: { id: event.id, created: event.created }, shard }
-    await handler.handle(ctx, narrowed, prefetched)
-    return 'processed'
-  })
+  const attempt = async (prefetched: unknown): Promise<ProcessOutcome> => {
+    if (!handler) return (await recordEvent(db, record, 'ignored', [], force)) ? 'ignored' : 'duplicate'
+    if (handler.singleWrite) {
+      const pending: PendingRecord = { event: record, force, outcome: null }
+      await handler.handle(context(db, pending), narrowed, prefetched)
+      // The handler had nothing to write (its state is already there): the event is recorded alone.
+      pending.outcome ??= (await recordEvent(db, record, 'processed', [], force)) ? 'recorded' : 'duplicate'
+      return pending.outcome === 'recorded' ? 'processed' : 'duplicate'
+    }
+    return db.transaction(async (tx) => {
+      const recorded = await recordEvent(tx, record, 'processed', handler.lockKeys(narrowed, prefetched), force)
+      if (!recorded) return 'duplicate'
+      await handler.handle(context(tx, null), narrowed, prefetched)
+      return 'processed'
+    })
+  }
 
   // Before any read from Stripe, one indexed lookup tells whether the event is a duplicate (Stripe
   // redelivers often), sparing the network call. The transaction still decides for certain.
@@ -73,13 +92,15 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
   try {
     // Reads from Stripe happen here, before the transaction: no network call while it holds locks.
     let prefetched = handler?.prefetch ? await handler.prefetch(narrowed, stripe, 'payload') : undefined
-    try {
-      return await attempt(prefetched)
-    } catch (err) {
-      if (!(err instanceof RefetchRequired) || !handler?.prefetch) throw err
-      prefetched = await handler.prefetch(narrowed, stripe, 'refetch')
-      return await attempt(prefetched)
-    }
+    return await retryOnConflict(async () => {
+      try {
+        return await attempt(prefetched)
+      } catch (err) {
+        if (!(err instanceof RefetchRequired) || !handler?.prefetch) throw err
+        prefetched = await handler.prefetch(narrowed, stripe, 'refetch')
+        return await attempt(prefetched)
+      }
+    })
   } catch (err) {
     if (err instanceof AlreadySettled) return 'duplicate'
     await recordFailure(db, record, shortError(err))

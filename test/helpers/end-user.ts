@@ -104,7 +104,7 @@ export async function seedSubscription (shop: Shop, sub: Stripe.Subscription): P
   const { applySubscription } = await import('../../src/webhooks/apply-subscription.ts')
   await shop.app.db.transaction(async (tx) => {
     await applySubscription({
-      tx, project: { id: shop.project.id, developerId: shop.dev.id }, mode: 'test', event: { id: `evt_seed_${sub.id}`, created: sub.created }, shard: 0,
+      tx, record: null, project: { id: shop.project.id, developerId: shop.dev.id }, mode: 'test', event: { id: `evt_seed_${sub.id}`, created: sub.created }, shard: 0,
     }, sub, false)
   })
 }

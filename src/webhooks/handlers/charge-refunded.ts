@@ -9,6 +9,7 @@ type Refunded = EventOf<'charge.refunded'>
  * payments alike) or by charge id.
  */
 export const chargeRefunded: WebhookHandler<'charge.refunded'> = {
+  singleWrite: true,
   lockKeys: (event: Refunded) => {
     const charge = event.data.object
     const pi = idOf(charge.payment_intent)

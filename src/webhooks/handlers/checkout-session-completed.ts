@@ -22,6 +22,7 @@ export const sessionLockKeys = (session: Session): string[] => {
  * completes the pending one-time transaction the checkout created (never a second row).
  */
 export const checkoutSessionCompleted: WebhookHandler<'checkout.session.completed'> = {
+  singleWrite: false,
   lockKeys: (event: Completed) => sessionLockKeys(event.data.object),
   async handle (ctx, event: Completed) {
     const session = event.data.object

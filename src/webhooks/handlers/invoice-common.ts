@@ -1,5 +1,4 @@
 import type Stripe from 'stripe'
-import { endUserOfCustomer } from '../../repositories/subscriptions.ts'
 import { applyTransactionFacts } from '../apply-transaction.ts'
 import { endUserFromMetadata, fromUnix, idOf, type EventOf, type HandlerContext, type WebhookHandler } from '../context.ts'
 
@@ -25,6 +24,7 @@ export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler
   const paymentIntent = (event: EventOf<InvoiceEventType>, prefetched: { paymentIntentId: string | null } | undefined) =>
     prefetched?.paymentIntentId ?? paymentIntentOfInvoice(event.data.object)
   return {
+    singleWrite: true,
     lockKeys: (event, prefetched) => {
       const pi = paymentIntent(event, prefetched)
       return [`in:${event.data.object.id ?? ''}`, ...(pi ? [`pi:${pi}`] : [])]
@@ -40,8 +40,6 @@ export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler
       // A zero invoice (a trial's first) moves no money: nothing to count.
       if (!invoice.id || invoice.total === 0) return
       const customerId = idOf(invoice.customer)
-      let endUserId = endUserFromMetadata(invoice.parent?.subscription_details?.metadata, ctx.project.id, ctx.mode)
-      if (!endUserId && customerId) endUserId = await endUserOfCustomer(ctx.tx, ctx.project.id, ctx.mode, customerId)
       const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
       await applyTransactionFacts(ctx, {
         source: 'invoice',
@@ -49,7 +47,8 @@ export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler
         amount: invoice.total,
         currency: invoice.currency,
         description: invoice.description ?? invoice.lines?.data?.[0]?.description ?? null,
-        endUserId,
+        endUserId: endUserFromMetadata(invoice.parent?.subscription_details?.metadata, ctx.project.id, ctx.mode),
+        endUserFromCustomer: true,
         customerId,
         subscriptionId: subscriptionOfInvoice(invoice),
         ...(outcome === 'succeeded'

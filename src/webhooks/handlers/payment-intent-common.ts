@@ -9,6 +9,7 @@ export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_inten
  */
 export function paymentIntentHandler (status: BaseStatus): WebhookHandler<PaymentIntentEventType> {
   return {
+    singleWrite: true,
     lockKeys: (event) => {
       const pi = event.data.object
       const charge = idOf(pi.latest_charge)

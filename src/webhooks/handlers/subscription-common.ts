@@ -7,6 +7,7 @@ export type SubscriptionEventType = 'customer.subscription.created' | 'customer.
 /** The three subscription events carry the whole object; only a same-second tie needs Stripe's current copy. */
 export function subscriptionHandler (): WebhookHandler<SubscriptionEventType, Stripe.Subscription> {
   return {
+    singleWrite: true,
     lockKeys: (event: EventOf<SubscriptionEventType>) => [`sub:${event.data.object.id}`],
     async prefetch (event: EventOf<SubscriptionEventType>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch') {
       if (reason !== 'refetch') return undefined

@@ -83,7 +83,9 @@ export async function serviceInstance (name: string, env: Record<string, string>
   const instance: Instance = {
     name, url, port, logs, exits: [], child: undefined,
     async start () {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+      // SERVICE_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the instances under load.
+      const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+      const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_BASE_URL: url },
         stdio: ['ignore', 'pipe', 'pipe'],

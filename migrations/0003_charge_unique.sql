@@ -1,0 +1,2 @@
+DROP INDEX "transactions_charge_idx";--> statement-breakpoint
+CREATE UNIQUE INDEX "transactions_charge_uq" ON "transactions" USING btree ("project_id","mode","stripe_charge_id") WHERE stripe_charge_id is not null;
