@@ -16,7 +16,10 @@ declare module 'autocannon' {
     timeout?: number
     method?: string
     headers?: Record<string, string>
-    requests?: Array<RequestSpec & { setupRequest?: (req: RequestSpec, context: Record<string, unknown>) => RequestSpec }>
+    requests?: Array<RequestSpec & {
+      setupRequest?: (req: RequestSpec, context: Record<string, unknown>) => RequestSpec
+      onResponse?: (status: number, body: string, context: Record<string, unknown>) => void
+    }>
   }
   export interface Histogram { average: number, mean: number, p50: number, p90: number, p99: number, max: number, total: number }
   export interface Result {

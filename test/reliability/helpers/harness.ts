@@ -74,7 +74,7 @@ export interface Instance {
   kill (signal: NodeJS.Signals): Promise<void>
 }
 
-/** `node --import tsx src/server.ts` on an ephemeral port; every log line is kept (the secrets check reads them). */
+/** `node --import tsx src/server.ts` (or SERVICE_ENTRY) on an ephemeral port; every log line is kept (the secrets check reads them). */
 export async function serviceInstance (name: string, env: Record<string, string>): Promise<Instance> {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
@@ -83,9 +83,11 @@ export async function serviceInstance (name: string, env: Record<string, string>
   const instance: Instance = {
     name, url, port, logs, exits: [], child: undefined,
     async start () {
-      // SERVICE_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the instances under load.
+      // SERVICE_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof', profiles the instances under load;
+      // SERVICE_ENTRY=dist/server.js runs the compiled build (as the image does) instead of the sources through tsx.
       const nodeArgs = process.env.SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-      const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/server.ts'], {
+      const entry = process.env.SERVICE_ENTRY ? [process.env.SERVICE_ENTRY] : ['--import', 'tsx', 'src/server.ts']
+      const child = spawn(process.execPath, [...nodeArgs, ...entry], {
         cwd: ROOT,
         env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1', PUBLIC_BASE_URL: url },
         stdio: ['ignore', 'pipe', 'pipe'],
