@@ -1,7 +1,6 @@
-import { sql, type SQL } from 'drizzle-orm'
-import type { Executor } from '../db/client.ts'
+import { empty, join, q, type Fragment } from '../db/statement.ts'
 import type { Mode } from '../lib/stripe.ts'
-import { isEmptyDelta, type StatsDelta } from '../services/stats-contributions.ts'
+import type { StatsDelta } from '../services/stats-contributions.ts'
 
 /** Number of rows one project's stats are spread over; readers sum over shards. */
 export const STATS_SHARDS = 8
@@ -12,13 +11,13 @@ export interface StatsScope { developerId: string, projectId: string, mode: Mode
  * The stats upserts for a delta, as CTE bodies to run in the same statement as the row write they
  * follow from. `onlyIf` (e.g. `exists (select 1 from up)`) skips them when that write did nothing.
  */
-export function statsDeltaCtes (scope: StatsScope, delta: StatsDelta, onlyIf?: SQL): SQL[] {
-  const parts: SQL[] = []
-  const where = onlyIf ? sql` where ${onlyIf}` : sql``
+export function statsDeltaCtes (scope: StatsScope, delta: StatsDelta, onlyIf?: Fragment): Fragment[] {
+  const parts: Fragment[] = []
+  const where = onlyIf ? q` where ${onlyIf}` : empty
   if (delta.daily.length > 0) {
-    const rows = delta.daily.map((d) => sql`(${scope.developerId}::varchar, ${scope.projectId}::uuid, ${scope.mode}::varchar, ${d.day}::date, ${d.currency}::varchar, ${scope.shard}::smallint, ${d.gross}::bigint, ${d.refunded}::bigint, ${d.succeededCount}::int, ${d.failedCount}::int, ${d.newSubscriptions}::int, ${d.canceledSubscriptions}::int)`)
-    parts.push(sql`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, refunded, succeeded_count, failed_count, new_subscriptions, canceled_subscriptions)
-      select * from (values ${sql.join(rows, sql`, `)}) as v(developer_id, project_id, mode, day, currency, shard, gross, refunded, succeeded_count, failed_count, new_subscriptions, canceled_subscriptions)${where}
+    const rows = delta.daily.map((d) => q`(${scope.developerId}::varchar, ${scope.projectId}::uuid, ${scope.mode}::varchar, ${d.day}::date, ${d.currency}::varchar, ${scope.shard}::smallint, ${d.gross}::bigint, ${d.refunded}::bigint, ${d.succeededCount}::int, ${d.failedCount}::int, ${d.newSubscriptions}::int, ${d.canceledSubscriptions}::int)`)
+    parts.push(q`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, refunded, succeeded_count, failed_count, new_subscriptions, canceled_subscriptions)
+      select * from (values ${join(rows, ', ')}) as v(developer_id, project_id, mode, day, currency, shard, gross, refunded, succeeded_count, failed_count, new_subscriptions, canceled_subscriptions)${where}
       on conflict (developer_id, project_id, mode, day, currency, shard) do update set
         gross = stats_daily.gross + excluded.gross,
         refunded = stats_daily.refunded + excluded.refunded,
@@ -28,9 +27,9 @@ export function statsDeltaCtes (scope: StatsScope, delta: StatsDelta, onlyIf?: S
         canceled_subscriptions = stats_daily.canceled_subscriptions + excluded.canceled_subscriptions`)
   }
   if (delta.current.length > 0) {
-    const rows = delta.current.map((c) => sql`(${scope.developerId}::varchar, ${scope.projectId}::uuid, ${scope.mode}::varchar, ${c.currency}::varchar, ${scope.shard}::smallint, ${c.active}::int, ${c.trialing}::int, ${c.pastDue}::int, ${c.canceled}::int, ${c.incomplete}::int, ${c.unpaid}::int, ${c.paused}::int, ${c.mrr}::bigint)`)
-    parts.push(sql`insert into stats_subscriptions (developer_id, project_id, mode, currency, shard, active, trialing, past_due, canceled, incomplete, unpaid, paused, mrr)
-      select * from (values ${sql.join(rows, sql`, `)}) as v(developer_id, project_id, mode, currency, shard, active, trialing, past_due, canceled, incomplete, unpaid, paused, mrr)${where}
+    const rows = delta.current.map((c) => q`(${scope.developerId}::varchar, ${scope.projectId}::uuid, ${scope.mode}::varchar, ${c.currency}::varchar, ${scope.shard}::smallint, ${c.active}::int, ${c.trialing}::int, ${c.pastDue}::int, ${c.canceled}::int, ${c.incomplete}::int, ${c.unpaid}::int, ${c.paused}::int, ${c.mrr}::bigint)`)
+    parts.push(q`insert into stats_subscriptions (developer_id, project_id, mode, currency, shard, active, trialing, past_due, canceled, incomplete, unpaid, paused, mrr)
+      select * from (values ${join(rows, ', ')}) as v(developer_id, project_id, mode, currency, shard, active, trialing, past_due, canceled, incomplete, unpaid, paused, mrr)${where}
       on conflict (developer_id, project_id, mode, currency, shard) do update set
         active = stats_subscriptions.active + excluded.active,
         trialing = stats_subscriptions.trialing + excluded.trialing,
@@ -42,18 +41,6 @@ export function statsDeltaCtes (scope: StatsScope, delta: StatsDelta, onlyIf?: S
         mrr = stats_subscriptions.mrr + excluded.mrr`)
   }
   return parts
-}
-
-/** `with a as (…), b as (…) <main>`: several writes in one round trip. */
-export function withCtes (ctes: Array<[string, SQL]>, main: SQL): SQL {
-  if (ctes.length === 0) return main
-  return sql`with ${sql.join(ctes.map(([name, body]) => sql`${sql.identifier(name)} as (${body})`), sql`, `)} ${main}`
-}
-
-export async function applyStatsDelta (db: Executor, scope: StatsScope, delta: StatsDelta): Promise<void> {
-  if (isEmptyDelta(delta)) return
-  const ctes = statsDeltaCtes(scope, delta).map((body, i): [string, SQL] => [`s${i}`, body])
-  await db.execute(withCtes(ctes, sql`select 1`))
 }
 
 export interface StatsDailyRow {

@@ -1,9 +1,10 @@
-import { sql, type SQL } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
-import { queryRows, rowFromJson } from '../db/client.ts'
+import { rowFromJson } from '../db/client.ts'
+import { q, raw, runRows, withCtes, type Fragment } from '../db/statement.ts'
 import type { subscriptions } from '../db/schema.ts'
 import type { Mode } from '../lib/stripe.ts'
-import { statsDeltaCtes, withCtes, type StatsScope } from './stats.ts'
+import { statsDeltaCtes, type StatsScope } from './stats.ts'
 import type { StatsDelta } from '../services/stats-contributions.ts'
 import { eventStatusSql, recordEventSql, type EventRecordWrite } from './webhook-events.ts'
 
@@ -45,11 +46,11 @@ export interface SubscriptionRead {
 
 /** The stored subscription, the end user linked to its customer, and (on request) the event's status: one round trip. */
 export async function readSubscription (db: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string, customerId: string | null, eventId: string | null): Promise<SubscriptionRead> {
-  const [row] = await queryRows<{ sub: unknown, event_status: string | null, customer_end_user: string | null }>(db, sql`select
+  const [row] = await runRows<{ sub: unknown, event_status: string | null, customer_end_user: string | null }>(db, q`select
     (select row_to_json(s) from (select t.*, t.xmin::text as version from subscriptions t
       where t.project_id = ${projectId}::uuid and t.mode = ${mode} and t.stripe_subscription_id = ${stripeSubscriptionId}) s) as sub,
-    ${eventId ? eventStatusSql(projectId, mode, eventId) : sql`null::text`} as event_status,
-    ${customerId ? sql`(select end_user_id from customers where project_id = ${projectId}::uuid and mode = ${mode} and stripe_customer_id = ${customerId})` : sql`null::text`} as customer_end_user`)
+    ${eventId ? eventStatusSql(projectId, mode, eventId) : q`null::text`} as event_status,
+    ${customerId ? q`(select end_user_id from customers where project_id = ${projectId}::uuid and mode = ${mode} and stripe_customer_id = ${customerId})` : q`null::text`} as customer_end_user`)
   return {
     stored: row?.sub ? rowFromJson<VersionedSubscriptionRow>(row.sub, SUBSCRIPTION_DATES) : undefined,
     eventStatus: row?.event_status ?? null,
@@ -57,7 +58,7 @@ export async function readSubscription (db: Executor, projectId: string, mode: M
   }
 }
 
-const ts = (d: Date | null): SQL => (d ? sql`${d.toISOString()}::timestamptz` : sql`null::timestamptz`)
+const ts = (d: Date | null): Fragment => (d ? q`${d.toISOString()}::timestamptz` : raw('null::timestamptz'))
 
 /**
  * Inserts or replaces the subscription with the stats delta, in ONE statement guarded like
@@ -67,24 +68,24 @@ const ts = (d: Date | null): SQL => (d ? sql`${d.toISOString()}::timestamptz` : 
  * writes nothing). The caller decided, on that read, that the incoming state wins.
  */
 export async function writeSubscriptionGuarded (db: Executor, scope: StatsScope, stored: VersionedSubscriptionRow | undefined, w: SubscriptionWrite, delta: StatsDelta, record: EventRecordWrite | null): Promise<{ ok: boolean, recorded: boolean }> {
-  const ctes: Array<[string, SQL]> = stored
+  const ctes: Array<[string, Fragment]> = stored
     ? [
-        ['locked', sql`select xmin::text as v from subscriptions where id = ${stored.id}::uuid for update`],
-        ['guard', sql`select count(*) = 1 as ok from locked where v = ${stored.version}`],
+        ['locked', q`select xmin::text as v from subscriptions where id = ${stored.id}::uuid for update`],
+        ['guard', q`select count(*) = 1 as ok from locked where v = ${stored.version}`],
       ]
-    : [['guard', sql`select true as ok`]]
+    : [['guard', q`select true as ok`]]
   ctes.push(['go', record
-    ? recordEventSql(record.event, 'processed', record.force, sql`(select ok from guard)`)
-    : sql`select 1 where (select ok from guard)`])
+    ? recordEventSql(record.event, 'processed', record.force, q`(select ok from guard)`)
+    : q`select 1 where (select ok from guard)`])
   ctes.push(['up', stored
-    ? sql`update subscriptions set end_user_id = coalesce(end_user_id, ${w.endUserId}), stripe_customer_id = ${w.stripeCustomerId}, status = ${w.status},
+    ? q`update subscriptions set end_user_id = coalesce(end_user_id, ${w.endUserId}), stripe_customer_id = ${w.stripeCustomerId}, status = ${w.status},
         price_id = ${w.priceId}, product_id = ${w.productId}, quantity = ${w.quantity}::int, amount = ${w.amount}::bigint, currency = ${w.currency},
         interval = ${w.interval}, interval_count = ${w.intervalCount}::int, current_period_start = ${ts(w.currentPeriodStart)}, current_period_end = ${ts(w.currentPeriodEnd)},
         trial_end = ${ts(w.trialEnd)}, cancel_at_period_end = ${w.cancelAtPeriodEnd}, canceled_at = ${ts(w.canceledAt)}, ended_at = ${ts(w.endedAt)},
         stripe_created_at = coalesce(stripe_created_at, ${ts(w.stripeCreatedAt)}), last_event_at = greatest(last_event_at, ${w.lastEventAt}::bigint), updated_at = now()
       where id = ${stored.id}::uuid and exists (select 1 from go)
       returning 1`
-    : sql`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
+    : q`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
         quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, ended_at,
         stripe_created_at, last_event_at)
       select ${scope.developerId}, ${scope.projectId}::uuid, ${scope.mode}, ${w.endUserId}, ${w.stripeCustomerId}, ${w.stripeSubscriptionId}, ${w.status}, ${w.priceId}, ${w.productId},
@@ -92,8 +93,8 @@ export async function writeSubscriptionGuarded (db: Executor, scope: StatsScope,
         ${w.cancelAtPeriodEnd}, ${ts(w.canceledAt)}, ${ts(w.endedAt)}, ${ts(w.stripeCreatedAt)}, ${w.lastEventAt}::bigint
       where exists (select 1 from go)
       returning 1`])
-  statsDeltaCtes(scope, delta, sql`exists (select 1 from up)`).forEach((s, i) => ctes.push([`s${i}`, s]))
-  const [row] = await queryRows<{ ok: boolean, recorded: boolean }>(db, withCtes(ctes, sql`select (select ok from guard) as ok, exists (select 1 from go) as recorded`))
+  statsDeltaCtes(scope, delta, q`exists (select 1 from up)`).forEach((s, i) => ctes.push([`s${i}`, s]))
+  const [row] = await runRows<{ ok: boolean, recorded: boolean }>(db, withCtes(ctes, q`select (select ok from guard) as ok, exists (select 1 from go) as recorded`))
   return { ok: row?.ok === true, recorded: row?.recorded === true }
 }
 

@@ -1,10 +1,10 @@
-import { sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
-import { jsonArray, queryRows, rowFromJson } from '../db/client.ts'
+import { jsonArray, rowFromJson } from '../db/client.ts'
+import { join, q, raw, runRows, withCtes, type Fragment } from '../db/statement.ts'
 import type { transactions } from '../db/schema.ts'
 import type { Mode } from '../lib/stripe.ts'
 import type { StatsDelta } from '../services/stats-contributions.ts'
-import { statsDeltaCtes, withCtes, type StatsScope } from './stats.ts'
+import { statsDeltaCtes, type StatsScope } from './stats.ts'
 import { eventStatusSql, recordEventSql, type EventRecordWrite } from './webhook-events.ts'
 
 export type TransactionRow = typeof transactions.$inferSelect
@@ -41,19 +41,19 @@ export interface TransactionReadOptions {
  * turn into a scan of the project's rows).
  */
 export async function readTransactionsByKeys (db: Executor, projectId: string, mode: Mode, keys: TransactionKeys, options: TransactionReadOptions = {}): Promise<TransactionRead> {
-  const lookups: SQL[] = []
+  const lookups: Fragment[] = []
   const by = (column: string, value: string) =>
-    sql`select t.*, t.xmin::text as version from transactions t where t.project_id = ${projectId}::uuid and t.mode = ${mode} and t.${sql.raw(column)} = ${value}`
+    q`select t.*, t.xmin::text as version from transactions t where t.project_id = ${projectId}::uuid and t.mode = ${mode} and t.${raw(column)} = ${value}`
   if (keys.checkoutSessionId) lookups.push(by('stripe_checkout_session_id', keys.checkoutSessionId))
   if (keys.paymentIntentId) lookups.push(by('stripe_payment_intent_id', keys.paymentIntentId))
   if (keys.invoiceId) lookups.push(by('stripe_invoice_id', keys.invoiceId))
   if (keys.chargeId) lookups.push(by('stripe_charge_id', keys.chargeId))
   const rows = lookups.length === 0
-    ? sql`'[]'::json`
-    : sql`(select coalesce(json_agg(r order by r.created_at, r.id), '[]'::json) from (${sql.join(lookups, sql` union `)}) r)`
-  const [row] = await queryRows<{ rows: unknown, event_status: string | null, customer_end_user: string | null }>(db, sql`select ${rows} as rows,
-    ${options.eventId ? eventStatusSql(projectId, mode, options.eventId) : sql`null::text`} as event_status,
-    ${options.customerId ? sql`(select end_user_id from customers where project_id = ${projectId}::uuid and mode = ${mode} and stripe_customer_id = ${options.customerId})` : sql`null::text`} as customer_end_user`)
+    ? q`'[]'::json`
+    : q`(select coalesce(json_agg(r order by r.created_at, r.id), '[]'::json) from (${join(lookups, ' union ')}) r)`
+  const [row] = await runRows<{ rows: unknown, event_status: string | null, customer_end_user: string | null }>(db, q`select ${rows} as rows,
+    ${options.eventId ? eventStatusSql(projectId, mode, options.eventId) : q`null::text`} as event_status,
+    ${options.customerId ? q`(select end_user_id from customers where project_id = ${projectId}::uuid and mode = ${mode} and stripe_customer_id = ${options.customerId})` : q`null::text`} as customer_end_user`)
   return {
     rows: jsonArray(row?.rows).map((r) => rowFromJson<VersionedTransactionRow>(r, TRANSACTION_DATES)),
     eventStatus: row?.event_status ?? null,
@@ -65,7 +65,7 @@ export type TransactionWrite = Pick<TransactionRow,
   'endUserId' | 'kind' | 'status' | 'amount' | 'amountRefunded' | 'currency' | 'description' | 'stripeCustomerId' | 'stripeCheckoutSessionId' |
   'stripePaymentIntentId' | 'stripeInvoiceId' | 'stripeChargeId' | 'stripeSubscriptionId' | 'lastEventAt' | 'succeededAt' | 'failedAt' | 'refundedAt'>
 
-const ts = (d: Date | null): SQL => (d ? sql`${d.toISOString()}::timestamptz` : sql`null::timestamptz`)
+const ts = (d: Date | null): Fragment => (d ? q`${d.toISOString()}::timestamptz` : raw('null::timestamptz'))
 
 /** The merge a handler computed: rows folded into `keep` (or a new row), the row's new state, the stats delta. */
 export interface TransactionPlan {
@@ -85,40 +85,40 @@ export interface TransactionPlan {
  */
 export async function writeTransactionGuarded (db: Executor, scope: StatsScope, plan: TransactionPlan, record: EventRecordWrite | null): Promise<{ ok: boolean, recorded: boolean }> {
   const read = plan.keep ? [plan.keep, ...plan.others] : []
-  const ctes: Array<[string, SQL]> = []
+  const ctes: Array<[string, Fragment]> = []
   if (read.length > 0) {
     const ids = `{${read.map((r) => r.id).join(',')}}`
     const versions = `{${read.map((r) => r.version).join(',')}}`
-    ctes.push(['locked', sql`select id, xmin::text as v from transactions where id = any(${ids}::uuid[]) for update`])
-    ctes.push(['guard', sql`select count(*) = ${read.length}::int as ok from locked l join unnest(${ids}::uuid[], ${versions}::text[]) as e(id, v) on e.id = l.id and e.v = l.v`])
+    ctes.push(['locked', q`select id, xmin::text as v from transactions where id = any(${ids}::uuid[]) for update`])
+    ctes.push(['guard', q`select count(*) = ${read.length}::int as ok from locked l join unnest(${ids}::uuid[], ${versions}::text[]) as e(id, v) on e.id = l.id and e.v = l.v`])
   } else {
-    ctes.push(['guard', sql`select true as ok`])
+    ctes.push(['guard', q`select true as ok`])
   }
   ctes.push(['go', record
-    ? sql`${recordEventSql(record.event, 'processed', record.force, sql`(select ok from guard)`)}`
-    : sql`select 1 where (select ok from guard)`])
-  let after = sql`exists (select 1 from go)`
+    ? q`${recordEventSql(record.event, 'processed', record.force, q`(select ok from guard)`)}`
+    : q`select 1 where (select ok from guard)`])
+  let after = q`exists (select 1 from go)`
   if (plan.others.length > 0) {
-    ctes.push(['folded', sql`delete from transactions where id = any(${`{${plan.others.map((r) => r.id).join(',')}}`}::uuid[]) and exists (select 1 from go) returning 1`])
-    after = sql`exists (select 1 from go) and (select count(*) from folded) >= 0`
+    ctes.push(['folded', q`delete from transactions where id = any(${`{${plan.others.map((r) => r.id).join(',')}}`}::uuid[]) and exists (select 1 from go) returning 1`])
+    after = q`exists (select 1 from go) and (select count(*) from folded) >= 0`
   }
   const w = plan.write
   ctes.push(['w', plan.keep === null
-    ? sql`insert into transactions (developer_id, project_id, mode, end_user_id, kind, status, amount, amount_refunded, currency, description, stripe_customer_id,
+    ? q`insert into transactions (developer_id, project_id, mode, end_user_id, kind, status, amount, amount_refunded, currency, description, stripe_customer_id,
         stripe_checkout_session_id, stripe_payment_intent_id, stripe_invoice_id, stripe_charge_id, stripe_subscription_id, last_event_at, succeeded_at, failed_at, refunded_at)
       select ${scope.developerId}, ${scope.projectId}::uuid, ${scope.mode}, ${w.endUserId}, ${w.kind}, ${w.status}, ${w.amount}::bigint, ${w.amountRefunded}::bigint, ${w.currency},
         ${w.description}, ${w.stripeCustomerId}, ${w.stripeCheckoutSessionId}, ${w.stripePaymentIntentId}, ${w.stripeInvoiceId}, ${w.stripeChargeId}, ${w.stripeSubscriptionId},
         ${w.lastEventAt}::bigint, ${ts(w.succeededAt)}, ${ts(w.failedAt)}, ${ts(w.refundedAt)}
       where ${after}
       returning 1`
-    : sql`update transactions set end_user_id = ${w.endUserId}, kind = ${w.kind}, status = ${w.status}, amount = ${w.amount}::bigint, amount_refunded = ${w.amountRefunded}::bigint,
+    : q`update transactions set end_user_id = ${w.endUserId}, kind = ${w.kind}, status = ${w.status}, amount = ${w.amount}::bigint, amount_refunded = ${w.amountRefunded}::bigint,
         currency = ${w.currency}, description = ${w.description}, stripe_customer_id = ${w.stripeCustomerId}, stripe_checkout_session_id = ${w.stripeCheckoutSessionId},
         stripe_payment_intent_id = ${w.stripePaymentIntentId}, stripe_invoice_id = ${w.stripeInvoiceId}, stripe_charge_id = ${w.stripeChargeId},
         stripe_subscription_id = ${w.stripeSubscriptionId}, last_event_at = ${w.lastEventAt}::bigint, succeeded_at = ${ts(w.succeededAt)}, failed_at = ${ts(w.failedAt)},
         refunded_at = ${ts(w.refundedAt)}, updated_at = now()
       where id = ${plan.keep.id}::uuid and ${after}
       returning 1`])
-  statsDeltaCtes(scope, plan.delta, sql`exists (select 1 from w)`).forEach((s, i) => ctes.push([`s${i}`, s]))
-  const [row] = await queryRows<{ ok: boolean, recorded: boolean }>(db, withCtes(ctes, sql`select (select ok from guard) as ok, exists (select 1 from go) as recorded`))
+  statsDeltaCtes(scope, plan.delta, q`exists (select 1 from w)`).forEach((s, i) => ctes.push([`s${i}`, s]))
+  const [row] = await runRows<{ ok: boolean, recorded: boolean }>(db, withCtes(ctes, q`select (select ok from guard) as ok, exists (select 1 from go) as recorded`))
   return { ok: row?.ok === true, recorded: row?.recorded === true }
 }

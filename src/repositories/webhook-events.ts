@@ -1,6 +1,6 @@
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
-import { queryRows } from '../db/client.ts'
+import { empty, q, raw, runRows, type Fragment } from '../db/statement.ts'
 import { webhookEvents } from '../db/schema.ts'
 import type { Mode } from '../lib/stripe.ts'
 
@@ -25,11 +25,11 @@ export interface EventRecord {
  */
 export async function recordEvent (tx: Executor, rec: EventRecord, status: 'processed' | 'ignored', lockKeys: string[], force = false): Promise<{ attempts: number } | null> {
   const keys = [...new Set(lockKeys.map((k) => `${rec.projectId}:${rec.mode}:${k}`))].sort()
-  const locks = keys.length > 0
-    ? sql`with locks as (select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select unnest(array[${sql.join(keys.map((k) => sql`${k}`), sql`, `)}]::text[]) as k order by 1) as ordered) `
-    : sql``
-  const rows = await queryRows<{ attempts: number }>(tx, sql`${locks}${recordEventSql(rec, status, force, keys.length > 0 ? sql`(select count(*) from locks) >= 0` : undefined)}`)
-  const row = rows[0]
+  const statement = keys.length > 0
+    ? q`with locks as (select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select unnest(${`{${keys.map((k) => `"${k.replace(/["\\]/g, '\\$&')}"`).join(',')}}`}::text[]) as k order by 1) as ordered)
+      ${recordEventSql(rec, status, force, q`(select count(*) from locks) >= 0`)}`
+    : recordEventSql(rec, status, force)
+  const [row] = await runRows<{ attempts: number }>(tx, statement)
   return row ? { attempts: Number(row.attempts) } : null
 }
 
@@ -38,12 +38,12 @@ export async function recordEvent (tx: Executor, rec: EventRecord, status: 'proc
  * it inserts only if `onlyIf` holds, and takes an existing row again only when that one failed
  * (or `force`, a replay). No row returned means a duplicate (or `onlyIf` false).
  */
-export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored', force: boolean, onlyIf?: SQL): SQL {
-  return sql`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
-    select ${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, ${status}, 1, null, ${rec.created}::bigint, ${rec.payload}::jsonb, now()${onlyIf ? sql` where ${onlyIf}` : sql``}
+export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored', force: boolean, onlyIf?: Fragment): Fragment {
+  return q`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
+    select ${rec.projectId}::uuid, ${rec.mode}::varchar, ${rec.id}::varchar, ${rec.type}::varchar, ${status}::varchar, 1, null, ${rec.created}::bigint, ${rec.payload}::jsonb, now()${onlyIf ? q` where ${onlyIf}` : empty}
     on conflict (project_id, mode, id) do update set
       status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
-    where ${force ? sql`true` : sql`webhook_events.status = 'failed'`}
+    where ${force ? raw('true') : raw(`webhook_events.status = 'failed'`)}
     returning attempts`
 }
 
@@ -51,16 +51,15 @@ export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored
 export interface EventRecordWrite { event: EventRecord, force: boolean }
 
 /** The status of an event, as a scalar subquery for a handler's read (null: not seen yet). */
-export const eventStatusSql = (projectId: string, mode: Mode, id: string): SQL =>
-  sql`(select status from webhook_events where project_id = ${projectId}::uuid and mode = ${mode} and id = ${id})`
+export const eventStatusSql = (projectId: string, mode: Mode, id: string): Fragment =>
+  q`(select status from webhook_events where project_id = ${projectId}::uuid and mode = ${mode}::varchar and id = ${id}::varchar)`
 
 /** Processed or ignored: a delivery of such an event is a duplicate, whatever it says. */
 export const isSettledStatus = (status: string | null | undefined): boolean => status != null && status !== 'failed'
 
 /** Whether the event is already processed or ignored: such a delivery is a duplicate, whatever it says. */
 export async function isSettled (db: Executor, projectId: string, mode: Mode, id: string): Promise<boolean> {
-  const [row] = await db.select({ status: webhookEvents.status }).from(webhookEvents)
-    .where(and(eq(webhookEvents.projectId, projectId), eq(webhookEvents.mode, mode), eq(webhookEvents.id, id)))
+  const [row] = await runRows<{ status: string | null }>(db, q`select ${eventStatusSql(projectId, mode, id)} as status`)
   return isSettledStatus(row?.status)
 }
 
