@@ -40,6 +40,8 @@ export interface Database {
 }
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/
+/** How often the embedded database refreshes its planner statistics (it has no autovacuum). */
+export const PGLITE_ANALYZE_INTERVAL_MS = 5 * 60_000
 
 export async function openDatabase (options: DatabaseOptions): Promise<Database> {
   const schemaName = options.schema ?? 'public'
@@ -130,6 +132,11 @@ async function openPglite (dataDir: string | undefined, schemaName: string): Pro
     await client.exec(`create schema if not exists "${schemaName}"; set search_path to "${schemaName}"`)
   }
   const db = drizzlePglite(client, { schema })
+  // PGlite runs no autovacuum, so nothing would ever ANALYZE: without statistics the planner may
+  // answer a primary-key lookup with a wider index, scanning a project's whole history per webhook.
+  // The service analyzes after migrating and then every few minutes.
+  let analyzer: NodeJS.Timeout | undefined
+  const analyze = async () => { if (!client.closed) await client.exec('analyze').catch(() => {}) }
   return {
     db,
     kind: 'pglite',
@@ -140,9 +147,14 @@ async function openPglite (dataDir: string | undefined, schemaName: string): Pro
     },
     async migrate () {
       await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: schemaName === 'public' ? 'drizzle' : schemaName })
+      await analyze()
+      analyzer ??= setInterval(() => { void analyze() }, PGLITE_ANALYZE_INTERVAL_MS).unref()
     },
     async ping () { await db.execute(sql`select 1`) },
-    async close () { if (!client.closed) await client.close() },
+    async close () {
+      clearInterval(analyzer)
+      if (!client.closed) await client.close()
+    },
   }
 }
 
