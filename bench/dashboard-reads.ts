@@ -1,5 +1,6 @@
 // Dashboard reads at scale: GET /payments/stats and the list endpoints after seeding 1 k, 100 k and
-// 1 M transactions (10 M with BENCH_READ_SIZES=1000,100000,1000000,10000000: about ten minutes of seeding).
+// 1 M transactions (10 M with BENCH_READ_SIZES=1000,100000,1000000,10000000: about ten minutes of seeding;
+// BENCH_READ_REUSE=1 measures again on databases an earlier run left).
 // Target: p50 at the largest size within 1.2x of p50 at 1 k.
 import autocannon from 'autocannon'
 import postgres from 'postgres'
@@ -7,7 +8,8 @@ import { randomBytes } from 'node:crypto'
 import { createSigner } from 'fast-jwt'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDatabase } from '../src/db/client.ts'
+import { sql } from 'drizzle-orm'
+import { openDatabase, queryRows } from '../src/db/client.ts'
 import { seedDatabase } from '../src/services/seed.ts'
 
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -24,11 +26,29 @@ function databaseUrl (name: string): string {
   return url.toString()
 }
 
+/** BENCH_READ_REUSE=1: keep a database an earlier run seeded with the same size (10 M takes minutes to seed). */
+const REUSE = process.env.BENCH_READ_REUSE === '1'
+
+async function seededBefore (name: string, size: number): Promise<boolean> {
+  const sql = postgres(databaseUrl(name), { max: 1, onnotice: () => {}, connect_timeout: 5 })
+  try {
+    const [row] = await sql<Array<{ n: number }>>`select count(*)::int as n from transactions`
+    return row?.n === size
+  } catch {
+    return false
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
 async function measureSize (size: number): Promise<Row[]> {
   const name = `bench_reads_${size}`
   const admin = postgres(SERVER, { max: 1, onnotice: () => {} })
-  await admin.unsafe(`drop database if exists ${name}`)
-  await admin.unsafe(`create database ${name}`)
+  const reuse = REUSE && await seededBefore(name, size)
+  if (!reuse) {
+    await admin.unsafe(`drop database if exists ${name}`)
+    await admin.unsafe(`create database ${name}`)
+  }
   await admin.end()
 
   const jwtSecret = randomBytes(32).toString('base64url')
@@ -38,14 +58,22 @@ async function measureSize (size: number): Promise<Row[]> {
   })
   const database = await openDatabase({ url: config.databaseUrl, poolSize: 10 })
   await database.migrate()
-  const seeded = await seedDatabase(database.db, { developers: 10, projects: 50, transactions: size, subscriptions: Math.max(100, Math.round(size / 10)), seed: 7, concurrency: 4, batchSize: 50_000 })
-  console.log(`  seeded ${size} transactions in ${(seeded.ms.total / 1000).toFixed(1)} s`)
+  let first: { id: string, developerId: string } | undefined
+  if (reuse) {
+    const [row] = await queryRows<{ id: string, developer_id: string }>(database.db, sql`select id, developer_id from projects where name = 'Seeded project 1'`)
+    first = row ? { id: row.id, developerId: row.developer_id } : undefined
+    console.log(`  reusing ${name} (${size} transactions, seeded by an earlier run)`)
+  } else {
+    const seeded = await seedDatabase(database.db, { developers: 10, projects: 50, transactions: size, subscriptions: Math.max(100, Math.round(size / 10)), seed: 7, concurrency: 4, batchSize: 50_000 })
+    console.log(`  seeded ${size} transactions in ${(seeded.ms.total / 1000).toFixed(1)} s`)
+    first = seeded.projects[0]
+  }
   const app = await buildApp({ config, database })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
-  const developer = seeded.projects[0]?.developerId ?? 'dev_seed_1'
-  const project = seeded.projects[0]?.id ?? ''
+  const developer = first?.developerId ?? 'dev_seed_1'
+  const project = first?.id ?? ''
   const token = createSigner({ key: jwtSecret, algorithm: 'HS256' })({ sub: developer, role: 'developer' })
   const routes = [
     '/api/v1/payments/stats?test_mode=true',
