@@ -5,7 +5,7 @@ import { isWriteConflict } from '../../src/db/conflicts.ts'
 import { readTransactionsByKeys, writeTransactionGuarded } from '../../src/repositories/transactions.ts'
 import { recomputeStats } from '../../src/services/stats-recompute.ts'
 import { planTransaction } from '../../src/webhooks/apply-transaction.ts'
-import { countRows } from '../helpers/app.ts'
+import { countRows, secondConnection } from '../helpers/app.ts'
 import { eventStatuses, fakeEvent, postEvent, projectSnapshot, signed, webhookHarness, type Harness } from '../helpers/webhooks.ts'
 
 const paymentIntent = (id: string, amount = 1500) => ({
@@ -64,6 +64,34 @@ t.test('a new row whose id a concurrent insert took fails the whole statement, a
   t.ok(err && isWriteConflict(err), 'a unique violation, which the pipeline retries')
   t.same(await projectSnapshot(h.app, h.project.id), before, 'nothing counted twice')
   t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 1, 'the event is not recorded')
+})
+
+t.test('an insert still uncommitted when the guarded write starts makes it fail with a unique violation, which is retried', { skip: process.env.DATABASE_URL ? false : 'needs a second connection: PGlite has one' }, async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const other = await secondConnection(t)
+  const plan = planTransaction([], {
+    source: 'payment_intent', keys: { paymentIntentId: 'pi_guard_inflight' }, amount: 900, currency: 'usd', status: 'succeeded', succeededAt: new Date(), createIfMissing: true,
+  }, Math.floor(Date.now() / 1000))
+  if (!plan) throw new Error('a first payment should insert')
+  let release = (): void => {}
+  const held = new Promise<void>((resolve) => { release = resolve })
+  let inserted = (): void => {}
+  const insertedYet = new Promise<void>((resolve) => { inserted = resolve })
+  const concurrent = other.db.transaction(async (tx) => {
+    await tx.execute(sql`insert into transactions (developer_id, project_id, mode, kind, status, amount, currency, stripe_payment_intent_id)
+      values (${h.dev.id}, ${h.project.id}, 'test', 'one_time', 'succeeded', 900, 'usd', 'pi_guard_inflight')`)
+    inserted()
+    await held
+  })
+  await insertedYet
+  const write = writeTransactionGuarded(h.app.db, scope(h), plan, pending(h, 'evt_guard_inflight')).then(() => null, (e: unknown) => e)
+  await new Promise((resolve) => setTimeout(resolve, 200)) // the write now waits on the other transaction's index entry
+  release()
+  await concurrent
+  const err = await write
+  t.ok(err && isWriteConflict(err), 'a unique violation: the pipeline runs the handler again')
+  t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 1, 'one row, the other writer\'s')
+  t.notOk((await eventStatuses(h.app, h.project.id)).some((e) => e.id === 'evt_guard_inflight'), 'the event is not recorded')
 })
 
 t.test('events for one payment delivered all at once, several times each, merge into one row counted once', async (t) => {
