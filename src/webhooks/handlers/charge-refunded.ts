@@ -10,11 +10,6 @@ type Refunded = EventOf<'charge.refunded'>
  */
 export const chargeRefunded: WebhookHandler<'charge.refunded'> = {
   singleWrite: true,
-  lockKeys: (event: Refunded) => {
-    const charge = event.data.object
-    const pi = idOf(charge.payment_intent)
-    return [`ch:${charge.id}`, ...(pi ? [`pi:${pi}`] : [])]
-  },
   async handle (ctx, event: Refunded) {
     const charge = event.data.object
     const refunds = charge.refunds?.data ?? []

@@ -11,7 +11,7 @@ export function endUserOfSession (ctx: HandlerContext, session: Session): string
     (session.metadata?.project_id === ctx.project.id ? validEndUserId(session.client_reference_id) : null)
 }
 
-export const sessionLockKeys = (session: Session): string[] => {
+const sessionLockKeys = (session: Session): string[] => {
   const pi = idOf(session.payment_intent)
   const sub = idOf(session.subscription)
   return [`cs:${session.id}`, ...(pi ? [`pi:${pi}`] : []), ...(sub ? [`sub:${sub}`] : [])]

@@ -25,10 +25,6 @@ export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler
     prefetched?.paymentIntentId ?? paymentIntentOfInvoice(event.data.object)
   return {
     singleWrite: true,
-    lockKeys: (event, prefetched) => {
-      const pi = paymentIntent(event, prefetched)
-      return [`in:${event.data.object.id ?? ''}`, ...(pi ? [`pi:${pi}`] : [])]
-    },
     async prefetch (event, stripe) {
       const invoice = event.data.object
       if (!invoice.id || invoice.total === 0 || invoice.payments?.data?.length) return undefined

@@ -10,11 +10,6 @@ export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_inten
 export function paymentIntentHandler (status: BaseStatus): WebhookHandler<PaymentIntentEventType> {
   return {
     singleWrite: true,
-    lockKeys: (event) => {
-      const pi = event.data.object
-      const charge = idOf(pi.latest_charge)
-      return [`pi:${pi.id}`, ...(charge ? [`ch:${charge}`] : [])]
-    },
     async handle (ctx, event) {
       const pi = event.data.object
       const at = new Date(event.created * 1000)

@@ -8,7 +8,6 @@ export type SubscriptionEventType = 'customer.subscription.created' | 'customer.
 export function subscriptionHandler (): WebhookHandler<SubscriptionEventType, Stripe.Subscription> {
   return {
     singleWrite: true,
-    lockKeys: (event: EventOf<SubscriptionEventType>) => [`sub:${event.data.object.id}`],
     async prefetch (event: EventOf<SubscriptionEventType>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch') {
       if (reason !== 'refetch') return undefined
       return (await stripe()).subscriptions.retrieve(event.data.object.id)
