@@ -37,7 +37,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['webhooks'],
       operationId: 'receiveStripeWebhook',
       summary: 'Stripe delivers events here, signed with the project\'s and mode\'s signing secret',
-      description: 'Verified over the raw body (Stripe-Signature, 300 s tolerance, several v1 signatures), livemode checked against the mode, recorded once per event id and applied in the same transaction. 200 only after commit (also for a duplicate or an ignored type); 5xx when processing failed (Stripe retries).',
+      description: 'Verified over the raw body (Stripe-Signature, 300 s tolerance, several v1 signatures), livemode checked against the mode, recorded once per event id atomically with its effects. 200 only after commit (also for a duplicate or an ignored type); 5xx when processing failed (Stripe retries).',
       params: WebhookParams,
       response: { 200: WebhookReceived, 400: Problem, 404: Problem, 413: Problem, 415: Problem, 500: Problem },
     },
