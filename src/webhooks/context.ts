@@ -60,7 +60,7 @@ export type WebhookHandler<T extends HandledEventType, P = undefined> = HandlerB
   | { singleWrite: false, lockKeys (event: EventOf<T>, prefetched: P | undefined): string[] }
 )
 
-/** Thrown inside the transaction when the payload cannot decide (a same-second tie): roll back, re-read from Stripe, run again. */
+/** Thrown before any write when the payload cannot decide (a same-second tie): nothing is written; re-read from Stripe, run again. */
 export class RefetchRequired extends Error {
   constructor (what: string) {
     super(`${what}: the payload cannot decide; re-reading it from Stripe`)

@@ -83,14 +83,14 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
   }
 
   // Before any read from Stripe, one indexed lookup tells whether the event is a duplicate (Stripe
-  // redelivers often), sparing the network call. The transaction still decides for certain.
+  // redelivers often), sparing the network call. The write still decides for certain.
   const stripe = async (): Promise<Stripe> => {
     if (!input.force && await isSettled(db, project.id, mode, event.id)) throw new AlreadySettled()
     return input.stripe()
   }
 
   try {
-    // Reads from Stripe happen here, before the transaction: no network call while it holds locks.
+    // Reads from Stripe happen here, before any write: no network call while a transaction holds locks.
     let prefetched = handler?.prefetch ? await handler.prefetch(narrowed, stripe, 'payload') : undefined
     return await retryOnConflict(async () => {
       try {

@@ -17,7 +17,7 @@ export const subscriptionOfInvoice = (invoice: Stripe.Invoice): string | null =>
 /**
  * Invoice payments are counted from invoice events, as kind `invoice`. The current API's invoice
  * payload does not name its payment intent (`payments` must be expanded), so it is read from Stripe
- * before the transaction; the transaction row then carries both ids, and the payment intent's own
+ * before the write; the transaction row then carries both ids, and the payment intent's own
  * events land on that same row instead of counting a second, one-time payment.
  */
 export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler<InvoiceEventType, { paymentIntentId: string | null }> {
