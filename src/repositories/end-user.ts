@@ -71,15 +71,6 @@ export async function insertPendingTransaction (db: Executor, t: PendingTransact
   await db.insert(transactions).values({ ...t, kind: 'one_time', status: 'pending' }).onConflictDoNothing()
 }
 
-/**
- * The lock the transactional webhook handlers take for a subscription (webhook-events.ts, key
- * `project:mode:sub:<id>`): a direct write after a Stripe call applies strictly before or after them.
- * Single-write handlers take no lock: their guarded write fails on a row changed since their read.
- */
-export async function lockSubscription (tx: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string): Promise<void> {
-  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`${projectId}:${mode}:sub:${stripeSubscriptionId}`}, 0))`)
-}
-
 export async function findSubscriptionById (db: Executor, id: string): Promise<SubscriptionRow | undefined> {
   const [row] = await db.select().from(subscriptions).where(eq(subscriptions.id, id))
   return row

@@ -18,18 +18,12 @@ export interface EventRecord {
 }
 
 /**
- * Takes the per-object advisory locks (sorted, so two events never wait on each other in a cycle)
- * and records the event, in one statement, inside the processing transaction. Answers null when the
- * event was already processed or ignored: only a failed event is taken again (unless `force`, a
- * replay). A concurrent delivery of the same event waits on the primary key until the first commits.
+ * Records the event in one statement. Answers null when the event was already processed or ignored:
+ * only a failed event is taken again (unless `force`, a replay). A concurrent delivery of the same
+ * event waits on the primary key until the first commits.
  */
-export async function recordEvent (tx: Executor, rec: EventRecord, status: 'processed' | 'ignored', lockKeys: string[], force = false): Promise<{ attempts: number } | null> {
-  const keys = [...new Set(lockKeys.map((k) => `${rec.projectId}:${rec.mode}:${k}`))].sort()
-  const statement = keys.length > 0
-    ? q`with locks as (select pg_advisory_xact_lock(hashtextextended(k, 0)) from (select unnest(${`{${keys.map((k) => `"${k.replace(/["\\]/g, '\\$&')}"`).join(',')}}`}::text[]) as k order by 1) as ordered)
-      ${recordEventSql(rec, status, force, q`(select count(*) from locks) >= 0`)}`
-    : recordEventSql(rec, status, force)
-  const [row] = await runRows<{ attempts: number }>(tx, statement)
+export async function recordEvent (db: Executor, rec: EventRecord, status: 'processed' | 'ignored', force = false): Promise<{ attempts: number } | null> {
+  const [row] = await runRows<{ attempts: number }>(db, recordEventSql(rec, status, force))
   return row ? { attempts: Number(row.attempts) } : null
 }
 

@@ -34,11 +34,16 @@ export const CheckoutSessionView = Type.Object({
   expires_at: Timestamp,
 })
 
-export const SubscriptionView = Type.Object({
+/** The fields every stored subscription and payment row starts with. */
+const RowOwner = {
   id: Type.String({ format: 'uuid' }),
   project_id: Type.String({ format: 'uuid' }),
   mode: Mode,
   end_user_id: Nullable(Type.String()),
+}
+
+export const SubscriptionView = Type.Object({
+  ...RowOwner,
   stripe_customer_id: Type.String(),
   stripe_subscription_id: Type.String(),
   status: Type.String({ description: 'Stripe\'s status: active, trialing, past_due, canceled, incomplete, incomplete_expired, unpaid, paused' }),
@@ -59,10 +64,7 @@ export const SubscriptionView = Type.Object({
 })
 
 export const TransactionView = Type.Object({
-  id: Type.String({ format: 'uuid' }),
-  project_id: Type.String({ format: 'uuid' }),
-  mode: Mode,
-  end_user_id: Nullable(Type.String()),
+  ...RowOwner,
   kind: Type.String({ description: 'one_time or invoice' }),
   status: Type.String({ description: 'pending, succeeded, failed, canceled, expired, refunded, partially_refunded' }),
   amount: Type.Integer(),

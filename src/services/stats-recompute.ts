@@ -1,15 +1,13 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { queryRows } from '../db/client.ts'
+import { CURRENT_FIELDS, DAILY_FIELDS } from '../repositories/stats.ts'
 
 /**
  * Recomputes every stats row from the subscriptions and transactions (the same contributions as
  * services/stats-contributions.ts, as SQL), compares with the stored rows summed over shards, and
  * unless `check`, rewrites the stored rows (shard 0) so they equal the recomputed ones.
  */
-
-const DAILY_FIELDS = ['gross', 'refunded', 'succeeded_count', 'failed_count', 'new_subscriptions', 'canceled_subscriptions'] as const
-const CURRENT_FIELDS = ['active', 'trialing', 'past_due', 'canceled', 'incomplete', 'unpaid', 'paused', 'mrr'] as const
 
 export interface DriftRow {
   table: 'stats_daily' | 'stats_subscriptions'

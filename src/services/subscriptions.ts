@@ -7,7 +7,7 @@ import { AppError, badRequest, conflict } from '../lib/errors.ts'
 import type { StripeResolver } from '../plugins/stripe-resolver.ts'
 import { findCustomer } from '../repositories/customers.ts'
 import {
-  LIVE_STATUSES, findCurrentSubscription, findProjectOwner, findSubscriptionById, findSubscriptionIn, listEndUserTransactions, lockSubscription,
+  LIVE_STATUSES, findCurrentSubscription, findProjectOwner, findSubscriptionById, findSubscriptionIn, listEndUserTransactions,
   type SubscriptionRow, type TransactionRow,
 } from '../repositories/end-user.ts'
 import { STATS_SHARDS } from '../repositories/stats.ts'
@@ -37,26 +37,23 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
   }
 
   /**
-   * Stripe's answer goes into the row at once, in one short transaction after the call, through
-   * the webhook side's own apply (same out-of-order guard, same stats delta, same per-subscription
-   * lock): it counts as an event created when the call started, so a webhook event newer than the
-   * call keeps its state, older ones no longer apply, and the echo of this change agrees (no delta).
+   * Stripe's answer goes into the row at once, after the call, through the webhook side's own guarded
+   * apply (same out-of-order guard, same stats delta, one statement): it counts as an event created
+   * when the call started, so a webhook event newer than the call keeps its state, older ones no
+   * longer apply, and the echo of this change agrees (no delta). A webhook that changed the row
+   * between the read and the write makes it run again.
    */
   async function remember (ref: EndUserRef, row: SubscriptionRow, asOf: number, answer: Stripe.Subscription): Promise<SubscriptionRow> {
     const developerId = await findProjectOwner(db, ref.projectId)
     if (developerId) {
-      // The guarded write runs again if a webhook changed the row between its read and write.
-      await retryOnConflict(() => db.transaction(async (tx) => {
-        await lockSubscription(tx, ref.projectId, ref.mode, answer.id)
-        await applySubscription({
-          tx,
-          record: null,
-          project: { id: ref.projectId, developerId },
-          mode: ref.mode,
-          event: { id: `direct_${randomUUID()}`, created: asOf },
-          shard: shardOf(answer.id, STATS_SHARDS),
-        }, answer, true)
-      }))
+      await retryOnConflict(() => applySubscription({
+        tx: db,
+        record: null,
+        project: { id: ref.projectId, developerId },
+        mode: ref.mode,
+        event: { id: `direct_${randomUUID()}`, created: asOf },
+        shard: shardOf(answer.id, STATS_SHARDS),
+      }, answer, true))
     }
     const stored = await findSubscriptionById(db, row.id)
     if (!stored) log.warn({ subscription: row.stripeSubscriptionId }, 'subscription row vanished after a direct update')

@@ -42,23 +42,17 @@ export const statsScope = (ctx: HandlerContext): StatsScope =>
  * One module per event type. `prefetch` runs before any write when the payload lacks something: never
  * a network call while a transaction is open.
  */
-interface HandlerBase<T extends HandledEventType, P> {
+export interface WebhookHandler<T extends HandledEventType, P = undefined> {
+  /**
+   * true when `handle` writes at most once, through a guarded write (applyTransactionFacts,
+   * applySubscription) that records the event in the same statement: no transaction, two round trips.
+   * Otherwise the handler runs in a transaction after the event is recorded.
+   */
+  singleWrite: boolean
   /** `reason` is 'payload' before the first attempt (answer undefined when nothing is needed), 'refetch' after the handler threw RefetchRequired. */
   prefetch? (event: EventOf<T>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch'): Promise<P | undefined>
   handle (ctx: HandlerContext, event: EventOf<T>, prefetched: P | undefined): Promise<void>
 }
-
-/**
- * `singleWrite: true`: `handle` writes at most once, through a guarded write (applyTransactionFacts,
- * applySubscription) that records the event in the same statement: no transaction, no locks, two
- * round trips. Otherwise the handler runs in a transaction after the event is recorded together with
- * advisory locks on `lockKeys`, the Stripe objects it writes (two events for one object apply one
- * after the other).
- */
-export type WebhookHandler<T extends HandledEventType, P = undefined> = HandlerBase<T, P> & (
-  | { singleWrite: true }
-  | { singleWrite: false, lockKeys (event: EventOf<T>, prefetched: P | undefined): string[] }
-)
 
 /** Thrown before any write when the payload cannot decide (a same-second tie): nothing is written; re-read from Stripe, run again. */
 export class RefetchRequired extends Error {

@@ -48,8 +48,8 @@ export function shortError (err: unknown): string {
  * - A single-write handler (most types) reads, computes, and writes once: that one statement also
  *   records the event, and is guarded against rows changed since the read. Two round trips, no
  *   transaction held open across them.
- * - Any other handler runs in a transaction that first records the event with per-object advisory
- *   locks, so two events for one object apply one after the other.
+ * - Any other handler runs in a transaction that first records the event; its writes are guarded
+ *   the same way, so a concurrent single-write handler and it never overwrite each other.
  *
  * A write conflict (rows changed under a guarded write, a unique id taken concurrently, a deadlock)
  * runs the attempt again on fresh reads. A failure changes nothing, is remembered outside as `failed`
@@ -66,16 +66,16 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
     ({ tx, record: pending, project, mode, event: { id: event.id, created: event.created }, shard })
 
   const attempt = async (prefetched: unknown): Promise<ProcessOutcome> => {
-    if (!handler) return (await recordEvent(db, record, 'ignored', [], force)) ? 'ignored' : 'duplicate'
+    if (!handler) return (await recordEvent(db, record, 'ignored', force)) ? 'ignored' : 'duplicate'
     if (handler.singleWrite) {
       const pending: PendingRecord = { event: record, force, outcome: null }
       await handler.handle(context(db, pending), narrowed, prefetched)
       // The handler had nothing to write (its state is already there): the event is recorded alone.
-      pending.outcome ??= (await recordEvent(db, record, 'processed', [], force)) ? 'recorded' : 'duplicate'
+      pending.outcome ??= (await recordEvent(db, record, 'processed', force)) ? 'recorded' : 'duplicate'
       return pending.outcome === 'recorded' ? 'processed' : 'duplicate'
     }
     return db.transaction(async (tx) => {
-      const recorded = await recordEvent(tx, record, 'processed', handler.lockKeys(narrowed, prefetched), force)
+      const recorded = await recordEvent(tx, record, 'processed', force)
       if (!recorded) return 'duplicate'
       await handler.handle(context(tx, null), narrowed, prefetched)
       return 'processed'

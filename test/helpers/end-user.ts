@@ -2,22 +2,16 @@ import type { AddressInfo } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type Stripe from 'stripe'
 import type { Test } from 'tap'
+import type { Harness } from './webhooks.ts'
 import { buildApp, type BuildOptions } from '../../src/app.ts'
 import { createStripeClient } from '../../src/lib/stripe.ts'
-import type { LocalAccount, StripeLocal } from '../../stripe-local/index.ts'
+import type { StripeLocal } from '../../stripe-local/index.ts'
 import {
   bearer, buildTestApp, configureStripe, createProject, endUserToken, newDeveloper, startLocalStripe, testConfig, testDatabase,
-  type CreatedProject, type Developer,
 } from './app.ts'
 
-export interface Shop {
-  app: FastifyInstance
-  local: StripeLocal
-  account: LocalAccount
-  /** The project's Stripe account in test mode, through the real SDK. */
-  stripe: Stripe
-  dev: Developer
-  project: CreatedProject
+/** The app, the local Stripe account and a configured project, as the webhook harness has them. */
+export interface Shop extends Pick<Harness, 'app' | 'local' | 'account' | 'stripe' | 'dev' | 'project'> {
   monthly: Stripe.Price
   yearly: Stripe.Price
   monthlyPremium: Stripe.Price

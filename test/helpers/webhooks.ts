@@ -1,4 +1,3 @@
-import { createServer } from 'node:net'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import type Stripe from 'stripe'
@@ -7,22 +6,10 @@ import { queryRows, type Database } from '../../src/db/client.ts'
 import { createStripeClient } from '../../src/lib/stripe.ts'
 import { signatureHeader, type LocalAccount, type StripeLocal } from '../../stripe-local/index.ts'
 import { dashboard, monthlyPrice, oneTimePrice, receiver } from '../stripe-local/helpers.ts'
+import { freePort } from '../reliability/helpers/harness.ts'
 import { buildTestApp, configureStripe, createProject, newDeveloper, startLocalStripe, type CreatedProject, type Developer } from './app.ts'
 
 export const webhookPath = (projectId: string, mode: 'test' | 'live' = 'test') => `/api/v1/payments/stripe/webhooks/${projectId}/${mode}`
-
-/** A port that was free a moment ago (the app must know its public URL before it listens). */
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 export interface Harness {
   app: FastifyInstance

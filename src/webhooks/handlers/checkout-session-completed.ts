@@ -11,19 +11,12 @@ export function endUserOfSession (ctx: HandlerContext, session: Session): string
     (session.metadata?.project_id === ctx.project.id ? validEndUserId(session.client_reference_id) : null)
 }
 
-const sessionLockKeys = (session: Session): string[] => {
-  const pi = idOf(session.payment_intent)
-  const sub = idOf(session.subscription)
-  return [`cs:${session.id}`, ...(pi ? [`pi:${pi}`] : []), ...(sub ? [`sub:${sub}`] : [])]
-}
-
 /**
  * checkout.session.completed: links the end user to the Stripe customer and subscription, and
  * completes the pending one-time transaction the checkout created (never a second row).
  */
 export const checkoutSessionCompleted: WebhookHandler<'checkout.session.completed'> = {
   singleWrite: false,
-  lockKeys: (event: Completed) => sessionLockKeys(event.data.object),
   async handle (ctx, event: Completed) {
     const session = event.data.object
     const endUserId = endUserOfSession(ctx, session)
