@@ -3,12 +3,14 @@ import { LRUCache } from 'lru-cache'
 import type Stripe from 'stripe'
 import { associatedData, open } from '../lib/crypto.ts'
 import { createStripeClient, type Mode } from '../lib/stripe.ts'
-import { findConfig } from '../repositories/stripe-configs.ts'
+import { findConfigWithOwner } from '../repositories/stripe-configs.ts'
 
 /** What a request needs to talk to a project's Stripe account, decrypted once per configuration version. */
 export interface ResolvedStripe {
   stripe: Stripe
   projectId: string
+  /** The project's developer (stats rows and direct writes are scoped by it). */
+  developerId: string
   mode: Mode
   version: number
   active: boolean
@@ -56,7 +58,7 @@ export default fp(async (app) => {
 
   async function load (projectId: string, mode: Mode): Promise<ResolvedStripe | null> {
     counters.queries++
-    const row = await findConfig(app.db, projectId, mode)
+    const row = await findConfigWithOwner(app.db, projectId, mode)
     if (!row) return null
     const decrypt = (sealed: string, field: 'secret_key' | 'webhook_secret' | 'managed_webhook_secret') => {
       counters.decryptions++
@@ -69,6 +71,7 @@ export default fp(async (app) => {
     return {
       stripe: createStripeClient(decrypt(row.secretKey, 'secret_key'), { apiBase: config.stripeApiBase }),
       projectId,
+      developerId: row.developerId,
       mode,
       version: row.version,
       active: row.active,

@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, or, sql } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
-import { projects, subscriptions, transactions } from '../db/schema.ts'
+import { subscriptions, transactions } from '../db/schema.ts'
 import type { Mode } from '../lib/stripe.ts'
 
 export type SubscriptionRow = typeof subscriptions.$inferSelect
@@ -10,11 +10,6 @@ export type TransactionRow = typeof transactions.$inferSelect
 export const BLOCKING_STATUSES = ['active', 'trialing', 'past_due'] as const
 /** Statuses a subscription can still be canceled or changed in. */
 export const LIVE_STATUSES = ['active', 'trialing', 'past_due', 'unpaid', 'paused', 'incomplete'] as const
-
-export async function findProjectOwner (db: Executor, projectId: string): Promise<string | undefined> {
-  const [row] = await db.select({ developerId: projects.developerId }).from(projects).where(eq(projects.id, projectId))
-  return row?.developerId
-}
 
 const ownedBy = (projectId: string, mode: Mode, endUserId: string, stripeCustomerId?: string | null) => and(
   eq(subscriptions.projectId, projectId),

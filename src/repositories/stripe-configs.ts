@@ -1,6 +1,6 @@
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Executor } from '../db/client.ts'
-import { stripeConfigs } from '../db/schema.ts'
+import { projects, stripeConfigs } from '../db/schema.ts'
 import type { Mode } from '../lib/stripe.ts'
 
 export type StripeConfigRow = typeof stripeConfigs.$inferSelect
@@ -9,6 +9,14 @@ export async function findConfig (db: Executor, projectId: string, mode: Mode): 
   const [row] = await db.select().from(stripeConfigs)
     .where(and(eq(stripeConfigs.projectId, projectId), eq(stripeConfigs.mode, mode)))
   return row
+}
+
+/** The configuration with its project's developer (who never changes), in one query: what the client cache keeps. */
+export async function findConfigWithOwner (db: Executor, projectId: string, mode: Mode): Promise<(StripeConfigRow & { developerId: string }) | undefined> {
+  const [row] = await db.select({ config: stripeConfigs, developerId: projects.developerId }).from(stripeConfigs)
+    .innerJoin(projects, eq(projects.id, stripeConfigs.projectId))
+    .where(and(eq(stripeConfigs.projectId, projectId), eq(stripeConfigs.mode, mode)))
+  return row ? { ...row.config, developerId: row.developerId } : undefined
 }
 
 export async function findConfigsFor (db: Executor, projectIds: string[]): Promise<StripeConfigRow[]> {

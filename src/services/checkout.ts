@@ -1,11 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type Stripe from 'stripe'
 import type { Db } from '../db/client.ts'
-import { AppError, badRequest, conflict, notFound } from '../lib/errors.ts'
+import { AppError, badRequest, conflict } from '../lib/errors.ts'
 import type { Mode } from '../lib/stripe.ts'
 import type { StripeResolver } from '../plugins/stripe-resolver.ts'
 import { attachStripeCustomer, claimCustomer, findCustomer } from '../repositories/customers.ts'
-import { BLOCKING_STATUSES, findProjectOwner, findSubscriptionIn, insertPendingTransaction } from '../repositories/end-user.ts'
+import { BLOCKING_STATUSES, findSubscriptionIn, insertPendingTransaction } from '../repositories/end-user.ts'
 import type { CheckoutBody, CheckoutMode } from '../schemas/end-user.ts'
 import { callStripe, idempotencyKey, stripeFor } from './stripe-access.ts'
 
@@ -91,7 +91,7 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       assertHttpUrl('success_url', body.success_url)
       assertHttpUrl('cancel_url', body.cancel_url)
       const quantity = body.quantity ?? 1
-      const { stripe } = await stripeFor(resolver, ref.projectId, ref.mode, true)
+      const { stripe, developerId } = await stripeFor(resolver, ref.projectId, ref.mode, true)
 
       const price = await retrievePrice(stripe, body.price_id)
       const recurring = price.type === 'recurring'
@@ -100,8 +100,6 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       if (checkoutMode === 'payment' && recurring) throw priceProblem('price_mode_mismatch', `The price ${price.id} is recurring; payment mode needs a one-time price`, price.id)
       if (body.trial_period_days !== undefined && checkoutMode !== 'subscription') throw badRequest('trial_requires_subscription', 'trial_period_days applies to subscription mode only')
 
-      const developerId = await findProjectOwner(db, ref.projectId)
-      if (!developerId) throw notFound('project')
       const customer = await customerFor(stripe, ref)
       if (checkoutMode === 'subscription') await assertNoSubscription(stripe, ref, customer.id, customer.created)
 

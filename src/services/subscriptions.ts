@@ -7,7 +7,7 @@ import { AppError, badRequest, conflict } from '../lib/errors.ts'
 import type { StripeResolver } from '../plugins/stripe-resolver.ts'
 import { findCustomer } from '../repositories/customers.ts'
 import {
-  LIVE_STATUSES, findCurrentSubscription, findProjectOwner, findSubscriptionById, findSubscriptionIn, listEndUserTransactions,
+  LIVE_STATUSES, findCurrentSubscription, findSubscriptionById, findSubscriptionIn, listEndUserTransactions,
   type SubscriptionRow, type TransactionRow,
 } from '../repositories/end-user.ts'
 import { STATS_SHARDS } from '../repositories/stats.ts'
@@ -43,18 +43,15 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
    * longer apply, and the echo of this change agrees (no delta). A webhook that changed the row
    * between the read and the write makes it run again.
    */
-  async function remember (ref: EndUserRef, row: SubscriptionRow, asOf: number, answer: Stripe.Subscription): Promise<SubscriptionRow> {
-    const developerId = await findProjectOwner(db, ref.projectId)
-    if (developerId) {
-      await retryOnConflict(() => applySubscription({
-        tx: db,
-        record: null,
-        project: { id: ref.projectId, developerId },
-        mode: ref.mode,
-        event: { id: `direct_${randomUUID()}`, created: asOf },
-        shard: shardOf(answer.id, STATS_SHARDS),
-      }, answer, true))
-    }
+  async function remember (ref: EndUserRef, developerId: string, row: SubscriptionRow, asOf: number, answer: Stripe.Subscription): Promise<SubscriptionRow> {
+    await retryOnConflict(() => applySubscription({
+      tx: db,
+      record: null,
+      project: { id: ref.projectId, developerId },
+      mode: ref.mode,
+      event: { id: `direct_${randomUUID()}`, created: asOf },
+      shard: shardOf(answer.id, STATS_SHARDS),
+    }, answer, true))
     const stored = await findSubscriptionById(db, row.id)
     if (!stored) log.warn({ subscription: row.stripeSubscriptionId }, 'subscription row vanished after a direct update')
     return stored ?? row
@@ -73,12 +70,12 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
     /** At period end by default; `false` cancels now. Cancelling works on a deactivated configuration too. */
     async cancel (ref: EndUserRef, atPeriodEnd: boolean): Promise<SubscriptionRow> {
       const row = await liveSubscription(ref)
-      const { stripe } = await stripeFor(resolver, ref.projectId, ref.mode, false)
+      const { stripe, developerId } = await stripeFor(resolver, ref.projectId, ref.mode, false)
       const asOf = unixNow()
       const answer = await callStripe(() => atPeriodEnd
         ? stripe.subscriptions.update(row.stripeSubscriptionId, { cancel_at_period_end: true })
         : stripe.subscriptions.cancel(row.stripeSubscriptionId))
-      return remember(ref, row, asOf, answer)
+      return remember(ref, developerId, row, asOf, answer)
     },
 
     /** Swaps the one item's price (same currency and billing interval), and/or undoes a pending cancel. */
@@ -87,7 +84,7 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
         throw badRequest('nothing_to_update', 'Send price_id to change plan, resume: true to undo a pending cancellation, or both')
       }
       const row = await liveSubscription(ref)
-      const { stripe } = await stripeFor(resolver, ref.projectId, ref.mode, body.price_id !== undefined)
+      const { stripe, developerId } = await stripeFor(resolver, ref.projectId, ref.mode, body.price_id !== undefined)
       const current = await callStripe(() => stripe.subscriptions.retrieve(row.stripeSubscriptionId))
       if (!(LIVE_STATUSES as readonly string[]).includes(current.status)) throw noSubscription()
       const params: Stripe.SubscriptionUpdateParams = {}
@@ -108,7 +105,7 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
       if (body.resume === true) params.cancel_at_period_end = false
       const asOf = unixNow()
       const answer = await callStripe(() => stripe.subscriptions.update(row.stripeSubscriptionId, params))
-      return remember(ref, row, asOf, answer)
+      return remember(ref, developerId, row, asOf, answer)
     },
   }
 }

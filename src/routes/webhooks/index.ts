@@ -1,7 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { LRUCache } from 'lru-cache'
-import { eq } from 'drizzle-orm'
-import { projects } from '../../db/schema.ts'
 import { AppError, badRequest, notFound } from '../../lib/errors.ts'
 import type { Mode } from '../../lib/stripe.ts'
 import { Problem } from '../../schemas/common.ts'
@@ -20,16 +17,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => { done(null, body) })
-
-  // A project's developer never changes: after the first event this costs no query.
-  const developers = new LRUCache<string, string>({ max: 100_000 })
-  async function developerOfProject (projectId: string): Promise<string | undefined> {
-    const cached = developers.get(projectId)
-    if (cached) return cached
-    const [row] = await app.db.select({ developerId: projects.developerId }).from(projects).where(eq(projects.id, projectId))
-    if (row) developers.set(projectId, row.developerId)
-    return row?.developerId
-  }
 
   app.post('/:project_id/:mode', {
     bodyLimit: WEBHOOK_BODY_LIMIT,
@@ -60,12 +47,9 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       if (err instanceof WebhookVerificationError) throw badRequest(err.reason, err.message)
       throw err
     }
-    const developerId = await developerOfProject(projectId)
-    if (!developerId) throw notFound('webhook endpoint')
-
     try {
       const outcome = await processEvent(app.db, {
-        project: { id: projectId, developerId },
+        project: { id: projectId, developerId: resolved.developerId },
         mode,
         event,
         payload: body.toString('utf8'),
