@@ -37,25 +37,3 @@ export function statsDeltaCtes (scope: StatsScope, delta: StatsDelta, onlyIf?: F
   }
   return parts
 }
-
-export interface StatsDailyRow {
-  day: string
-  currency: string
-  gross: number
-  refunded: number
-  succeeded_count: number
-  failed_count: number
-  new_subscriptions: number
-  canceled_subscriptions: number
-}
-export interface StatsCurrentRow {
-  currency: string
-  active: number
-  trialing: number
-  past_due: number
-  canceled: number
-  incomplete: number
-  unpaid: number
-  paused: number
-  mrr: number
-}

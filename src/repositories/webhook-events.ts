@@ -42,7 +42,11 @@ export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored
 }
 
 /** An event a guarded write records in its own statement (the handlers' PendingRecord). */
-export interface EventRecordWrite { event: EventRecord, force: boolean }
+export interface EventRecordWrite {
+  event: EventRecord
+  /** A replay: take the event again even if it was processed. */
+  force: boolean
+}
 
 /** The status of an event, as a scalar subquery for a handler's read (null: not seen yet). */
 export const eventStatusSql = (projectId: string, mode: Mode, id: string): Fragment =>

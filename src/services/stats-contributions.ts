@@ -143,5 +143,3 @@ export function statsDiff (plus: StatsDelta[], minus: StatsDelta[]): StatsDelta 
     current: [...current.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v).filter((e) => currentNumbers.some((f) => e[f] !== 0)),
   }
 }
-
-export const isEmptyDelta = (d: StatsDelta): boolean => d.daily.length === 0 && d.current.length === 0

@@ -3,7 +3,7 @@ import type { Executor } from '../db/client.ts'
 import { WriteConflict } from '../db/conflicts.ts'
 import type { Mode } from '../lib/stripe.ts'
 import type { StatsScope } from '../repositories/stats.ts'
-import { isSettledStatus, type EventRecord } from '../repositories/webhook-events.ts'
+import { isSettledStatus, type EventRecordWrite } from '../repositories/webhook-events.ts'
 import type { HandledEventType } from './event-types.ts'
 
 type EventMap = { [K in HandledEventType]: Extract<Stripe.Event, { type: K }> }
@@ -15,10 +15,7 @@ export type HandledEvent = EventOf<HandledEventType>
  * its effects commit together without a transaction around them). `outcome` says what that statement
  * did; null when the handler wrote nothing (the pipeline then records the event on its own).
  */
-export interface PendingRecord {
-  event: EventRecord
-  /** A replay: take the event again even if it was processed. */
-  force: boolean
+export interface PendingRecord extends EventRecordWrite {
   outcome: 'recorded' | 'duplicate' | null
 }
 
