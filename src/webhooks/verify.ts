@@ -52,11 +52,14 @@ export function parseSignatureHeader (header: string): { timestamp: number, sign
 /** A Stripe event that passed verification: the fields every handler relies on are present. */
 export type VerifiedEvent = Stripe.Event
 
+/** The verified event and the body's text (decoded once: it is also what gets stored). */
+export interface Verified { event: VerifiedEvent, payload: string }
+
 /**
  * The only place that checks a webhook: signature over the raw bytes (every v1 against every secret,
  * in constant time), timestamp tolerance, then the JSON shape and `livemode` against the URL's mode.
  */
-export function verifyWebhook (input: VerifyInput): VerifiedEvent {
+export function verifyWebhook (input: VerifyInput): Verified {
   const { rawBody, signatureHeader, secrets, mode } = input
   if (!signatureHeader) fail('signature_missing', 'The Stripe-Signature header is missing')
   if (secrets.length === 0) fail('no_webhook_secret', 'No webhook signing secret is configured for this project and mode')
@@ -76,9 +79,10 @@ export function verifyWebhook (input: VerifyInput): VerifiedEvent {
   const tolerance = input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS
   if (Math.abs(now - timestamp) > tolerance) fail('timestamp_out_of_tolerance', 'Timestamp outside the tolerance zone')
 
+  const payload = rawBody.toString('utf8')
   let parsed: unknown
   try {
-    parsed = JSON.parse(rawBody.toString('utf8'))
+    parsed = JSON.parse(payload)
   } catch {
     return fail('malformed_body', 'The body is not valid JSON')
   }
@@ -87,7 +91,7 @@ export function verifyWebhook (input: VerifyInput): VerifiedEvent {
   if (event.livemode !== (mode === 'live')) {
     fail('livemode_mismatch', `A ${event.livemode ? 'live' : 'test'}-mode event was sent to the ${mode} webhook URL`)
   }
-  return event
+  return { event, payload }
 }
 
 function isEventShape (value: unknown): boolean {

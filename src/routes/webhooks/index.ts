@@ -39,20 +39,21 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     if (!Buffer.isBuffer(body)) throw badRequest('malformed_body', 'The body is missing')
     const signature = req.headers['stripe-signature']
 
-    let event
+    let verified
     try {
       // A deactivated configuration still verifies: no event for money already taken is lost.
-      event = verifyWebhook({ rawBody: body, signatureHeader: typeof signature === 'string' ? signature : undefined, secrets: resolved.webhookSecrets, mode })
+      verified = verifyWebhook({ rawBody: body, signatureHeader: typeof signature === 'string' ? signature : undefined, secrets: resolved.webhookSecrets, mode })
     } catch (err) {
       if (err instanceof WebhookVerificationError) throw badRequest(err.reason, err.message)
       throw err
     }
+    const { event, payload } = verified
     try {
       const outcome = await processEvent(app.db, {
         project: { id: projectId, developerId: resolved.developerId },
         mode,
         event,
-        payload: body.toString('utf8'),
+        payload,
         stripe: async () => resolved.stripe,
       })
       req.log.info({ event_id: event.id, type: event.type, outcome }, 'webhook')
