@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ListOf, Mode, Timestamp } from './common.ts'
+import { IdempotencyKeyHeader, ListOf, Mode, Timestamp } from './common.ts'
 import { SubscriptionView, TransactionView } from './end-user.ts'
 
 export const TRANSACTION_STATUSES = ['pending', 'succeeded', 'failed', 'canceled', 'expired', 'refunded', 'partially_refunded'] as const
@@ -92,9 +92,7 @@ export const RefundBody = Type.Object({
 }, { additionalProperties: false })
 export type RefundBody = Static<typeof RefundBody>
 
-export const RefundHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Repeat with the same key to get the same refund; without one, repeating the same amount before its charge.refunded arrives also returns the same refund' })),
-})
+export const RefundHeaders = IdempotencyKeyHeader('Repeat with the same key to get the same refund; without one, repeating the same amount before its charge.refunded arrives also returns the same refund')
 
 export const RefundAccepted = Type.Object({
   refund_id: Type.String(),

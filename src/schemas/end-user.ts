@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ListOf, Mode, Nullable, NullableTimestamp, Timestamp } from './common.ts'
+import { IdempotencyKeyHeader, ListOf, Mode, Nullable, NullableTimestamp, Timestamp } from './common.ts'
 
 /** Absolute http(s) URL; `{CHECKOUT_SESSION_ID}` placeholders are fine (no whitespace anywhere). */
 export const HttpUrl = Type.String({ minLength: 10, maxLength: 2048, pattern: '^https?://[^\\s/?#]+[^\\s]*$', description: 'Absolute http(s) URL' })
@@ -22,10 +22,7 @@ export const CheckoutBody = Type.Object({
 }, { additionalProperties: false })
 export type CheckoutBody = Static<typeof CheckoutBody>
 
-/** Headers are open (every request carries many); only the ones read are described. */
-export const IdempotencyHeaders = Type.Object({
-  'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Repeat a request with the same key to get the same checkout session instead of a second one' })),
-})
+export const IdempotencyHeaders = IdempotencyKeyHeader('Repeat a request with the same key to get the same checkout session instead of a second one')
 
 export const CheckoutSessionView = Type.Object({
   session_id: Type.String(),
