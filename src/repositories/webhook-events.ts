@@ -34,7 +34,7 @@ export async function recordEvent (db: Executor, rec: EventRecord, status: 'proc
  */
 export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored', force: boolean, onlyIf?: Fragment): Fragment {
   return q`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
-    select ${rec.projectId}::uuid, ${rec.mode}::varchar, ${rec.id}::varchar, ${rec.type}::varchar, ${status}::varchar, 1, null, ${rec.created}::bigint, ${rec.payload}::jsonb, now()${onlyIf ? q` where ${onlyIf}` : empty}
+    select ${rec.projectId}::uuid, ${rec.mode}::varchar, ${rec.id}::varchar, ${rec.type}::varchar, ${status}::varchar, 1, null, ${rec.created}::bigint, ${rec.payload}::text, now()${onlyIf ? q` where ${onlyIf}` : empty}
     on conflict (project_id, mode, id) do update set
       status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
     where ${force ? raw('true') : raw(`webhook_events.status = 'failed'`)}
@@ -67,7 +67,7 @@ export async function isSettled (db: Executor, projectId: string, mode: Mode, id
  */
 export async function recordFailure (db: Executor, rec: EventRecord, error: string): Promise<void> {
   await db.execute(sql`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload)
-    values (${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, 'failed', 1, ${error}, ${rec.created}::bigint, ${rec.payload}::jsonb)
+    values (${rec.projectId}::uuid, ${rec.mode}, ${rec.id}, ${rec.type}, 'failed', 1, ${error}, ${rec.created}::bigint, ${rec.payload})
     on conflict (project_id, mode, id) do update set attempts = webhook_events.attempts + 1, error = excluded.error
     where webhook_events.status = 'failed'`)
 }

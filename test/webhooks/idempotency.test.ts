@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'drizzle-orm'
+import { queryRows } from '../../src/db/client.ts'
 import { assertProblem, countRows } from '../helpers/app.ts'
 import { eventStatuses, fakeEvent, postEvent, projectSnapshot, signed, webhookHarness } from '../helpers/webhooks.ts'
 
@@ -130,4 +131,18 @@ t.test('a duplicate invoice event is answered without reading from Stripe', asyn
   t.equal(reads, 0, 'no Stripe read for a duplicate')
   t.equal(await processEvent(h.app.db, { ...input, force: true }), 'processed', 'a replay still reads and re-applies')
   t.equal(reads, 1)
+})
+
+t.test('the stored payload is the body exactly as Stripe signed it, and a replay runs from it', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  // Spacing and key order that a jsonb round trip would not keep.
+  const event = fakeEvent('payment_intent.succeeded', paymentIntent('pi_exact', 900))
+  const body = JSON.stringify(event, null, 1).replace('"object": "event"', '"object":   "event"')
+  t.equal((await postEvent(h.app, h.project.id, body, signed(body, h.secret))).statusCode, 200)
+  const [row] = await queryRows<{ payload: string }>(h.app.db, sql`select payload from webhook_events where project_id = ${h.project.id} and id = ${event.id}`)
+  t.equal(row?.payload, body, 'byte for byte')
+  const replay = await h.app.inject({ method: 'POST', url: `/api/v1/payments/stripe/projects/${h.project.id}/events/${event.id}/replay`, headers: h.dev.headers })
+  t.equal(replay.statusCode, 200)
+  t.match(replay.json(), { outcome: 'processed', event: { id: event.id, status: 'processed', attempts: 2 } })
+  t.match((await projectSnapshot(h.app, h.project.id)).daily, [{ gross: 900, succeeded_count: 1 }], 'the replay counted nothing twice')
 })

@@ -26,6 +26,14 @@ function eventView (e: Omit<WebhookEventRow, 'payload'>) {
   }
 }
 
+/** The stored body (the exact text Stripe signed) as an event, or null when it is not one. */
+function storedEvent (payload: string | null): Stripe.Event | null {
+  if (payload === null) return null
+  let value: unknown
+  try { value = JSON.parse(payload) } catch { return null }
+  return isStripeEvent(value) ? value : null
+}
+
 function isStripeEvent (value: unknown): value is Stripe.Event {
   if (typeof value !== 'object' || value === null) return false
   const v = value as Record<string, unknown>
@@ -78,14 +86,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const project = await owned(developerOf(req).id, req.params.project_id)
     const mode = modeOf(req.query)
     const row = await findEvent(app.db, project.id, mode, req.params.event_id)
-    if (!row || !isStripeEvent(row.payload)) throw notFound('event')
-    const event = row.payload
+    const event = row ? storedEvent(row.payload) : null
+    if (!row?.payload || !event) throw notFound('event')
     try {
       const outcome = await processEvent(app.db, {
         project: { id: project.id, developerId: project.developerId },
         mode,
         event,
-        payload: JSON.stringify(event),
+        payload: row.payload,
         stripe: async () => {
           const resolved = await app.stripeResolver.resolve(project.id, mode)
           if (!resolved) throw new AppError(409, 'stripe_not_configured', 'Conflict', `The project has no ${mode} Stripe configuration`)

@@ -1,0 +1,1 @@
+ALTER TABLE "webhook_events" ALTER COLUMN "payload" SET DATA TYPE text;
