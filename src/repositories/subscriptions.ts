@@ -36,7 +36,7 @@ export interface SubscriptionWrite {
 /** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
 export type VersionedSubscriptionRow = SubscriptionRow & { version: string }
 
-const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
+export const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
 
 export interface SubscriptionRead {
   stored: VersionedSubscriptionRow | undefined

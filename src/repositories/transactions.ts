@@ -19,7 +19,7 @@ export interface TransactionKeys {
 /** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
 export type VersionedTransactionRow = TransactionRow & { version: string }
 
-const TRANSACTION_DATES = ['createdAt', 'updatedAt', 'succeededAt', 'failedAt', 'refundedAt'] as const
+export const TRANSACTION_DATES = ['createdAt', 'updatedAt', 'succeededAt', 'failedAt', 'refundedAt'] as const
 
 /** What a handler reads before merging: the rows, and on request the event's status and the customer's end user. */
 export interface TransactionRead {

@@ -1,10 +1,11 @@
 import type Stripe from 'stripe'
-import { readSubscription, writeSubscriptionGuarded, type SubscriptionRow, type SubscriptionWrite } from '../repositories/subscriptions.ts'
+import { readSubscription, writeSubscriptionGuarded, type SubscriptionRead, type SubscriptionRow, type SubscriptionWrite, type VersionedSubscriptionRow } from '../repositories/subscriptions.ts'
+import type { StatsDelta } from '../services/stats-contributions.ts'
 import { statsDiff, subscriptionContribution, type SubscriptionState } from '../services/stats-contributions.ts'
-import { alreadyRecorded, endUserFromMetadata, fromUnix, idOf, pendingRecord, RefetchRequired, settleWrite, statsScope, type HandlerContext } from './context.ts'
+import { alreadyRecorded, endUserFromMetadata, fromUnix, idOf, pendingRecord, RefetchRequired, settleWrite, statsScope, type HandlerContext, type IntentScope } from './context.ts'
 
 /** The columns we keep, read from a Stripe subscription (periods live on the items in the current API). */
-export function subscriptionWrite (ctx: HandlerContext, sub: Stripe.Subscription, endUserId: string | null): SubscriptionWrite {
+export function subscriptionWrite (ctx: IntentScope, sub: Stripe.Subscription, endUserId: string | null): SubscriptionWrite {
   const item = sub.items.data[0]
   const price = item?.price
   return {
@@ -69,19 +70,35 @@ export function decide (stored: SubscriptionRow | undefined, incoming: Subscript
  * records the event when the handler is single-write). A row changed since the read: WriteConflict.
  */
 export async function applySubscription (ctx: HandlerContext, sub: Stripe.Subscription, fresh: boolean): Promise<void> {
-  const customerId = idOf(sub.customer)
-  const read = await readSubscription(ctx.tx, ctx.project.id, ctx.mode, sub.id, customerId, ctx.record ? ctx.event.id : null)
+  const read = await readSubscription(ctx.tx, ctx.project.id, ctx.mode, sub.id, idOf(sub.customer), ctx.record ? ctx.event.id : null)
   if (alreadyRecorded(ctx, read.eventStatus)) return
+  const plan = planSubscription(ctx, read, sub, fresh)
+  if (!plan) return
+  settleWrite(ctx, `subscription ${sub.id}`, await writeSubscriptionGuarded(ctx.tx, statsScope(ctx), plan.stored, plan.write, plan.delta, pendingRecord(ctx)))
+}
+
+/** A subscription state that wins over the stored row: the row to write and the stats difference. */
+export interface SubscriptionPlan {
+  stored: VersionedSubscriptionRow | undefined
+  write: SubscriptionWrite
+  delta: StatsDelta
+}
+
+/**
+ * Whether the state replaces what was read, and what to write (pure); null when the stored state is
+ * newer or the same. A same-second tie the payload cannot decide throws RefetchRequired.
+ */
+export function planSubscription (scope: IntentScope, read: Omit<SubscriptionRead, 'eventStatus'>, sub: Stripe.Subscription, fresh: boolean): SubscriptionPlan | null {
   const stored = read.stored
-  const endUserId = stored?.endUserId ?? endUserFromMetadata(sub.metadata, ctx.project.id, ctx.mode) ?? read.customerEndUserId
-  const incoming = subscriptionWrite(ctx, sub, endUserId)
+  const endUserId = stored?.endUserId ?? endUserFromMetadata(sub.metadata, scope.project.id, scope.mode) ?? read.customerEndUserId
+  const incoming = subscriptionWrite(scope, sub, endUserId)
 
   let decision = decide(stored, incoming)
   // State just re-read from Stripe is the truth for a tie (it is at least as new as the event).
   if (decision === 'undecidable' && fresh) decision = 'apply'
   if (decision === 'undecidable') throw new RefetchRequired(`subscription ${sub.id}`)
-  if (decision === 'skip') return
+  if (decision === 'skip') return null
 
   const delta = statsDiff([subscriptionContribution(stateOf(incoming))], [subscriptionContribution(stored ? stateOf(stored) : null)])
-  settleWrite(ctx, `subscription ${sub.id}`, await writeSubscriptionGuarded(ctx.tx, statsScope(ctx), stored, incoming, delta, pendingRecord(ctx)))
+  return { stored, write: incoming, delta }
 }

@@ -1,4 +1,4 @@
-import { readTransactionsByKeys, writeTransactionGuarded, type TransactionKeys, type TransactionPlan, type TransactionRow, type TransactionWrite, type VersionedTransactionRow } from '../repositories/transactions.ts'
+import { readTransactionsByKeys, writeTransactionGuarded, type TransactionKeys, type TransactionPlan, type TransactionRead, type TransactionRow, type TransactionWrite, type VersionedTransactionRow } from '../repositories/transactions.ts'
 import { statsDiff, transactionContribution, type TransactionState } from '../services/stats-contributions.ts'
 import { alreadyRecorded, pendingRecord, settleWrite, statsScope, type HandlerContext } from './context.ts'
 
@@ -58,13 +58,20 @@ const stateOf = (r: TransactionWrite | TransactionRow): TransactionState => ({
  * If a row changed between the read and the write, WriteConflict: the pipeline runs the handler again.
  */
 export async function applyTransactionFacts (ctx: HandlerContext, facts: TransactionFacts): Promise<void> {
-  const customerId = facts.endUserFromCustomer && !facts.endUserId ? facts.customerId ?? null : null
-  const read = await readTransactionsByKeys(ctx.tx, ctx.project.id, ctx.mode, facts.keys, { eventId: ctx.record ? ctx.event.id : null, customerId })
+  const read = await readTransactionsByKeys(ctx.tx, ctx.project.id, ctx.mode, facts.keys, { eventId: ctx.record ? ctx.event.id : null, customerId: customerToLookUp(facts) })
   if (alreadyRecorded(ctx, read.eventStatus)) return
-  const plan = planTransaction(read.rows, read.customerEndUserId && !facts.endUserId ? { ...facts, endUserId: read.customerEndUserId } : facts, ctx.event.created)
+  const plan = planTransactionRead(read, facts, ctx.event.created)
   if (!plan) return
   settleWrite(ctx, 'a transaction', await writeTransactionGuarded(ctx.tx, statsScope(ctx), plan, pendingRecord(ctx)))
 }
+
+/** The Stripe customer whose end user the read must also answer (only when the facts name no end user). */
+export const customerToLookUp = (facts: TransactionFacts): string | null =>
+  facts.endUserFromCustomer && !facts.endUserId ? facts.customerId ?? null : null
+
+/** The merge of what was read (rows, and the customer's end user when the facts name none) and the facts. */
+export const planTransactionRead = (read: Omit<TransactionRead, 'eventStatus'>, facts: TransactionFacts, eventCreated: number): TransactionPlan | null =>
+  planTransaction(read.rows, read.customerEndUserId && !facts.endUserId ? { ...facts, endUserId: read.customerEndUserId } : facts, eventCreated)
 
 /** The merge of the rows read and the facts (pure); null when it changes nothing. */
 export function planTransaction (rows: VersionedTransactionRow[], facts: TransactionFacts, eventCreated: number): TransactionPlan | null {

@@ -4,6 +4,7 @@ import { WriteConflict } from '../db/conflicts.ts'
 import type { Mode } from '../lib/stripe.ts'
 import type { StatsScope } from '../repositories/stats.ts'
 import { isSettledStatus, type EventRecordWrite } from '../repositories/webhook-events.ts'
+import type { TransactionFacts } from './apply-transaction.ts'
 import type { HandledEventType } from './event-types.ts'
 
 type EventMap = { [K in HandledEventType]: Extract<Stripe.Event, { type: K }> }
@@ -36,20 +37,47 @@ export const statsScope = (ctx: HandlerContext): StatsScope =>
   ({ developerId: ctx.project.developerId, projectId: ctx.project.id, mode: ctx.mode, shard: ctx.shard })
 
 /**
+ * What a single-write handler asks of the apply step, decided from the payload alone: merge what the
+ * event says about a payment, or apply a subscription state (`fresh`: re-read from Stripe just now).
+ * Applying it (read, merge, one guarded write) is the same for every type, alone or in a batch.
+ */
+export type WriteIntent =
+  | { kind: 'transaction', facts: TransactionFacts }
+  | { kind: 'subscription', subscription: Stripe.Subscription, fresh: boolean }
+
+/** Who an event is for: what a handler needs to read a payload (metadata is trusted only for this project and mode). */
+export interface IntentScope {
+  project: { id: string, developerId: string }
+  mode: Mode
+  event: { id: string, created: number }
+}
+
+interface HandlerBase<T extends HandledEventType, P> {
+  /** `reason` is 'payload' before the first attempt (answer undefined when nothing is needed), 'refetch' after the handler threw RefetchRequired. */
+  prefetch? (event: EventOf<T>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch'): Promise<P | undefined>
+}
+
+/**
+ * A handler whose whole effect is one guarded write (applyTransactionFacts, applySubscription) that
+ * records the event in the same statement: no transaction, and concurrent events are applied in
+ * batches (webhooks/batcher.ts). `intent` is pure; null: nothing to write (the event is recorded alone).
+ */
+export interface SingleWriteHandler<T extends HandledEventType, P = undefined> extends HandlerBase<T, P> {
+  singleWrite: true
+  intent (scope: IntentScope, event: EventOf<T>, prefetched: P | undefined): WriteIntent | null
+}
+
+/** A handler that needs several writes: it runs in a transaction that first records the event. */
+export interface TransactionalHandler<T extends HandledEventType, P = undefined> extends HandlerBase<T, P> {
+  singleWrite: false
+  handle (ctx: HandlerContext, event: EventOf<T>, prefetched: P | undefined): Promise<void>
+}
+
+/**
  * One module per event type. `prefetch` runs before any write when the payload lacks something: never
  * a network call while a transaction is open.
  */
-export interface WebhookHandler<T extends HandledEventType, P = undefined> {
-  /**
-   * true when `handle` writes at most once, through a guarded write (applyTransactionFacts,
-   * applySubscription) that records the event in the same statement: no transaction, two round trips.
-   * Otherwise the handler runs in a transaction after the event is recorded.
-   */
-  singleWrite: boolean
-  /** `reason` is 'payload' before the first attempt (answer undefined when nothing is needed), 'refetch' after the handler threw RefetchRequired. */
-  prefetch? (event: EventOf<T>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch'): Promise<P | undefined>
-  handle (ctx: HandlerContext, event: EventOf<T>, prefetched: P | undefined): Promise<void>
-}
+export type WebhookHandler<T extends HandledEventType, P = undefined> = SingleWriteHandler<T, P> | TransactionalHandler<T, P>
 
 /** Thrown before any write when the payload cannot decide (a same-second tie): nothing is written; re-read from Stripe, run again. */
 export class RefetchRequired extends Error {

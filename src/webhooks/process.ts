@@ -4,7 +4,10 @@ import { retryOnConflict } from '../db/conflicts.ts'
 import type { Mode } from '../lib/stripe.ts'
 import { STATS_SHARDS } from '../repositories/stats.ts'
 import { isSettled, recordEvent, recordFailure, type EventRecord } from '../repositories/webhook-events.ts'
-import { RefetchRequired, shardOf, type HandledEvent, type HandlerContext, type PendingRecord, type WebhookHandler } from './context.ts'
+import { applySubscription } from './apply-subscription.ts'
+import { applyTransactionFacts } from './apply-transaction.ts'
+import type { WebhookBatcher } from './batcher.ts'
+import { RefetchRequired, shardOf, type HandledEvent, type HandlerContext, type IntentScope, type PendingRecord, type WebhookHandler, type WriteIntent } from './context.ts'
 import { HANDLED_EVENT_TYPES, type HandledEventType } from './event-types.ts'
 import { handlers } from './handlers/index.ts'
 
@@ -20,6 +23,8 @@ export interface ProcessInput {
   stripe: () => Promise<Stripe>
   /** Replay: run the handler even if the event was already processed (handlers are idempotent). */
   force?: boolean
+  /** Apply single-write events together with concurrent ones (the webhook route); unset: one by one. */
+  batcher?: WebhookBatcher | undefined
 }
 
 /** Raised when processing failed; the failure is already recorded. `cause` has the details for the log. */
@@ -41,13 +46,19 @@ export function shortError (err: unknown): string {
   return raw.replace(/\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+/g, '$1_[redacted]').replace(/\s+/g, ' ').slice(0, 500)
 }
 
+/** A single-write handler's intent, applied on its own: read, merge, one guarded write. */
+async function applyIntent (ctx: HandlerContext, intent: WriteIntent | null): Promise<void> {
+  if (intent?.kind === 'transaction') await applyTransactionFacts(ctx, intent.facts)
+  else if (intent?.kind === 'subscription') await applySubscription(ctx, intent.subscription, intent.fresh)
+}
+
 /**
  * Records the event and applies its effects atomically; answers only after the commit. A duplicate
  * (already processed or ignored) does nothing.
  *
  * - A single-write handler (most types) reads, computes, and writes once: that one statement also
  *   records the event, and is guarded against rows changed since the read. Two round trips, no
- *   transaction held open across them.
+ *   transaction held open across them. With a batcher, concurrent events share those two statements.
  * - Any other handler runs in a transaction that first records the event; its writes are guarded
  *   the same way, so a concurrent single-write handler and it never overwrite each other.
  *
@@ -62,14 +73,16 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
   const record: EventRecord = { projectId: project.id, mode, id: event.id, type: event.type, created: event.created, payload: input.payload }
   const force = input.force ?? false
   const shard = shardOf(event.id, STATS_SHARDS)
-  const context = (tx: HandlerContext['tx'], pending: PendingRecord | null): HandlerContext =>
-    ({ tx, record: pending, project, mode, event: { id: event.id, created: event.created }, shard })
+  const scope: IntentScope = { project, mode, event: { id: event.id, created: event.created } }
+  const context = (tx: HandlerContext['tx'], pending: PendingRecord | null): HandlerContext => ({ ...scope, tx, record: pending, shard })
 
   const attempt = async (prefetched: unknown): Promise<ProcessOutcome> => {
     if (!handler) return (await recordEvent(db, record, 'ignored', force)) ? 'ignored' : 'duplicate'
     if (handler.singleWrite) {
+      const intent = handler.intent(scope, narrowed, prefetched)
+      if (input.batcher && !force) return await input.batcher.apply({ scope, record, intent })
       const pending: PendingRecord = { event: record, force, outcome: null }
-      await handler.handle(context(db, pending), narrowed, prefetched)
+      await applyIntent(context(db, pending), intent)
       // The handler had nothing to write (its state is already there): the event is recorded alone.
       pending.outcome ??= (await recordEvent(db, record, 'processed', force)) ? 'recorded' : 'duplicate'
       return pending.outcome === 'recorded' ? 'processed' : 'duplicate'
@@ -85,7 +98,12 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
   // Before any read from Stripe, one indexed lookup tells whether the event is a duplicate (Stripe
   // redelivers often), sparing the network call. The write still decides for certain.
   const stripe = async (): Promise<Stripe> => {
-    if (!input.force && await isSettled(db, project.id, mode, event.id)) throw new AlreadySettled()
+    if (!input.force) {
+      const settled = input.batcher
+        ? await input.batcher.isSettled({ projectId: project.id, mode, eventId: event.id })
+        : await isSettled(db, project.id, mode, event.id)
+      if (settled) throw new AlreadySettled()
+    }
     return input.stripe()
   }
 

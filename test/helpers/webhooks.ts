@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
 import type Stripe from 'stripe'
@@ -118,6 +119,20 @@ export async function projectSnapshot (app: FastifyInstance, projectId: string):
     having sum(active) <> 0 or sum(trialing) <> 0 or sum(past_due) <> 0 or sum(canceled) <> 0 or sum(incomplete) <> 0 or sum(unpaid) <> 0 or sum(paused) <> 0 or sum(mrr) <> 0
     order by mode, currency`)
   return { subscriptions: plain(subscriptions), transactions: plain(transactions), daily: plain(daily), current: plain(current) }
+}
+
+/**
+ * A trigger that makes the database refuse any transactions row with this payment intent (raise
+ * exception), as a value it cannot store would; dropped at the end of the test, or by `remove()`.
+ */
+export async function refuseTransactionsOf (t: Test, app: FastifyInstance, paymentIntentId: string): Promise<{ remove (): Promise<void> }> {
+  const fn = sql.identifier(`refuse_${randomBytes(4).toString('hex')}`)
+  await app.db.execute(sql`create function ${fn}() returns trigger language plpgsql as $$ begin
+      if new.stripe_payment_intent_id = ${sql.raw(`'${paymentIntentId.replace(/[^A-Za-z0-9_]/g, '')}'`)} then raise exception 'injected failure'; end if; return new; end $$`)
+  await app.db.execute(sql`create trigger ${fn} before insert or update on transactions for each row execute function ${fn}()`)
+  const remove = async () => { await app.db.execute(sql`drop trigger if exists ${fn} on transactions; drop function if exists ${fn}()`).catch(() => {}) }
+  t.teardown(remove)
+  return { remove }
 }
 
 export async function eventStatuses (app: FastifyInstance, projectId: string): Promise<Array<{ id: string, type: string, status: string, attempts: number }>> {

@@ -3,7 +3,7 @@ import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { queryRows } from '../../src/db/client.ts'
 import { assertProblem, countRows } from '../helpers/app.ts'
-import { eventStatuses, fakeEvent, postEvent, projectSnapshot, signed, webhookHarness } from '../helpers/webhooks.ts'
+import { eventStatuses, fakeEvent, postEvent, projectSnapshot, refuseTransactionsOf, signed, webhookHarness } from '../helpers/webhooks.ts'
 
 const paymentIntent = (id: string, amount = 1500) => ({
   id, object: 'payment_intent', amount, amount_received: amount, currency: 'usd', metadata: {}, latest_charge: `ch_${id}`, customer: null, description: 'Credits',
@@ -41,13 +41,8 @@ t.test('a handler that throws leaves nothing behind, answers 500 and is failed (
 
 t.test('a database error mid-transaction answers 5xx, rolls back the event and its effects, and succeeds on retry', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
-  const tag = randomBytes(4).toString('hex')
-  const pi = `pi_boom_${tag}`
-  const fn = sql.identifier(`boom_${tag}`)
-  await h.app.db.execute(sql`create function ${fn}() returns trigger language plpgsql as $$ begin
-      if new.stripe_payment_intent_id = ${sql.raw(`'${pi}'`)} then raise exception 'injected failure'; end if; return new; end $$`)
-  await h.app.db.execute(sql`create trigger ${fn} before insert or update on transactions for each row execute function ${fn}()`)
-  t.teardown(async () => { await h.app.db.execute(sql`drop trigger if exists ${fn} on transactions; drop function if exists ${fn}()`).catch(() => {}) })
+  const pi = `pi_boom_${randomBytes(4).toString('hex')}`
+  const refusal = await refuseTransactionsOf(t, h.app, pi)
 
   const event = fakeEvent('payment_intent.succeeded', paymentIntent(pi, 2500))
   const body = JSON.stringify(event)
@@ -56,7 +51,7 @@ t.test('a database error mid-transaction answers 5xx, rolls back the event and i
   t.same((await projectSnapshot(h.app, h.project.id)).daily, [], 'no stats')
   t.match(await eventStatuses(h.app, h.project.id), [{ id: event.id, status: 'failed', attempts: 1 }])
 
-  await h.app.db.execute(sql`drop trigger ${fn} on transactions`)
+  await refusal.remove()
   const retry = await postEvent(h.app, h.project.id, body, signed(body, h.secret))
   t.equal(retry.statusCode, 200)
   t.same(retry.json(), { received: true })

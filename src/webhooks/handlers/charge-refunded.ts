@@ -1,5 +1,4 @@
-import { applyTransactionFacts } from '../apply-transaction.ts'
-import { fromUnix, idOf, type EventOf, type WebhookHandler } from '../context.ts'
+import { fromUnix, idOf, type EventOf, type SingleWriteHandler } from '../context.ts'
 
 type Refunded = EventOf<'charge.refunded'>
 
@@ -8,13 +7,13 @@ type Refunded = EventOf<'charge.refunded'>
  * the latest refund. The charge finds its transaction by payment intent (one-time and invoice
  * payments alike) or by charge id.
  */
-export const chargeRefunded: WebhookHandler<'charge.refunded'> = {
+export const chargeRefunded: SingleWriteHandler<'charge.refunded'> = {
   singleWrite: true,
-  async handle (ctx, event: Refunded) {
+  intent (_scope, event: Refunded) {
     const charge = event.data.object
     const refunds = charge.refunds?.data ?? []
     const latest = refunds.reduce<number | null>((max, r) => (max === null || r.created > max ? r.created : max), null)
-    await applyTransactionFacts(ctx, {
+    return { kind: 'transaction', facts: {
       source: 'charge',
       keys: { paymentIntentId: idOf(charge.payment_intent), chargeId: charge.id },
       amount: charge.amount,
@@ -26,6 +25,6 @@ export const chargeRefunded: WebhookHandler<'charge.refunded'> = {
       amountRefunded: charge.amount_refunded,
       refundedAt: fromUnix(latest) ?? new Date(event.created * 1000),
       createIfMissing: true,
-    })
+    } }
   },
 }

@@ -1,6 +1,6 @@
 import { linkCustomer, linkSubscriptionEndUser } from '../../repositories/subscriptions.ts'
 import { applyTransactionFacts } from '../apply-transaction.ts'
-import { endUserFromMetadata, idOf, validEndUserId, type EventOf, type HandlerContext, type WebhookHandler } from '../context.ts'
+import { endUserFromMetadata, idOf, validEndUserId, type EventOf, type HandlerContext, type TransactionalHandler } from '../context.ts'
 
 type Completed = EventOf<'checkout.session.completed'>
 type Session = Completed['data']['object']
@@ -15,7 +15,7 @@ export function endUserOfSession (ctx: HandlerContext, session: Session): string
  * checkout.session.completed: links the end user to the Stripe customer and subscription, and
  * completes the pending one-time transaction the checkout created (never a second row).
  */
-export const checkoutSessionCompleted: WebhookHandler<'checkout.session.completed'> = {
+export const checkoutSessionCompleted: TransactionalHandler<'checkout.session.completed'> = {
   singleWrite: false,
   async handle (ctx, event: Completed) {
     const session = event.data.object

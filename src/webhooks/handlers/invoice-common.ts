@@ -1,6 +1,5 @@
 import type Stripe from 'stripe'
-import { applyTransactionFacts } from '../apply-transaction.ts'
-import { endUserFromMetadata, fromUnix, idOf, type EventOf, type HandlerContext, type WebhookHandler } from '../context.ts'
+import { endUserFromMetadata, fromUnix, idOf, type EventOf, type SingleWriteHandler } from '../context.ts'
 
 export type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed'
 
@@ -20,7 +19,7 @@ export const subscriptionOfInvoice = (invoice: Stripe.Invoice): string | null =>
  * before the write; the transaction row then carries both ids, and the payment intent's own
  * events land on that same row instead of counting a second, one-time payment.
  */
-export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler<InvoiceEventType, { paymentIntentId: string | null }> {
+export function invoiceHandler (outcome: 'succeeded' | 'failed'): SingleWriteHandler<InvoiceEventType, { paymentIntentId: string | null }> {
   const paymentIntent = (event: EventOf<InvoiceEventType>, prefetched: { paymentIntentId: string | null } | undefined) =>
     prefetched?.paymentIntentId ?? paymentIntentOfInvoice(event.data.object)
   return {
@@ -31,19 +30,19 @@ export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler
       const full = await (await stripe()).invoices.retrieve(invoice.id, { expand: ['payments'] })
       return { paymentIntentId: paymentIntentOfInvoice(full) }
     },
-    async handle (ctx: HandlerContext, event, prefetched) {
+    intent (scope, event, prefetched) {
       const invoice = event.data.object
       // A zero invoice (a trial's first) moves no money: nothing to count.
-      if (!invoice.id || invoice.total === 0) return
+      if (!invoice.id || invoice.total === 0) return null
       const customerId = idOf(invoice.customer)
       const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
-      await applyTransactionFacts(ctx, {
+      return { kind: 'transaction', facts: {
         source: 'invoice',
         keys: { invoiceId: invoice.id, paymentIntentId: paymentIntent(event, prefetched) },
         amount: invoice.total,
         currency: invoice.currency,
         description: invoice.description ?? invoice.lines?.data?.[0]?.description ?? null,
-        endUserId: endUserFromMetadata(invoice.parent?.subscription_details?.metadata, ctx.project.id, ctx.mode),
+        endUserId: endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode),
         endUserFromCustomer: true,
         customerId,
         subscriptionId: subscriptionOfInvoice(invoice),
@@ -51,7 +50,7 @@ export function invoiceHandler (outcome: 'succeeded' | 'failed'): WebhookHandler
           ? { status: 'succeeded' as const, succeededAt: paidAt }
           : { status: 'failed' as const, failedAt: new Date(event.created * 1000) }),
         createIfMissing: true,
-      })
+      } }
     },
   }
 }

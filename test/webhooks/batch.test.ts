@@ -1,0 +1,120 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { sql } from 'drizzle-orm'
+import { queryRows } from '../../src/db/client.ts'
+import { isWriteConflict } from '../../src/db/conflicts.ts'
+import { readBatch, writeBatch, type BatchReadKey } from '../../src/repositories/webhook-batch.ts'
+import { recordEvent, type EventRecord } from '../../src/repositories/webhook-events.ts'
+import { recomputeStats } from '../../src/services/stats-recompute.ts'
+import { planTransactionRead, type TransactionFacts } from '../../src/webhooks/apply-transaction.ts'
+import { WebhookBatcher } from '../../src/webhooks/batcher.ts'
+import { countRows } from '../helpers/app.ts'
+import { eventStatuses, fakeEvent, postEvent, projectSnapshot, refuseTransactionsOf, signed, webhookHarness, type Harness } from '../helpers/webhooks.ts'
+
+const paymentIntent = (id: string, amount = 1500) => ({
+  id, object: 'payment_intent', amount, amount_received: amount, currency: 'usd', metadata: {}, latest_charge: `ch_${id.slice(3)}`, customer: 'cus_batch', description: 'Credits',
+})
+
+const deliver = async (h: Harness, event: object) => {
+  const body = JSON.stringify(event)
+  return postEvent(h.app, h.project.id, body, signed(body, h.secret))
+}
+
+const record = (h: Harness, id: string, type = 'payment_intent.succeeded'): EventRecord =>
+  ({ projectId: h.project.id, mode: 'test', id, type, created: Math.floor(Date.now() / 1000), payload: '{}' })
+
+const succeeded = (pi: string, amount: number): TransactionFacts => ({
+  source: 'payment_intent', keys: { paymentIntentId: pi }, amount, currency: 'usd', status: 'succeeded', succeededAt: new Date(), createIfMissing: true,
+})
+
+const readKey = (h: Harness, eventId: string, pi: string): BatchReadKey =>
+  ({ projectId: h.project.id, mode: 'test', eventId, customerId: null, subscriptionId: null, keys: { paymentIntentId: pi } })
+
+t.test('a burst of events is applied in batches: each recorded once, counted once, stats equal to a recompute', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const events = Array.from({ length: 60 }, (_, i) => fakeEvent('payment_intent.succeeded', paymentIntent(`pi_burst_${i}`, 100 + i)))
+  // Every event twice, all at once: duplicates in the same burst must not count twice either.
+  const results = await Promise.all([...events, ...events].map((e) => deliver(h, e)))
+  t.same(results.map((r) => r.statusCode), results.map(() => 200), 'every delivery answered 200')
+  t.equal(results.filter((r) => r.json().duplicate === true).length, events.length, 'one of each pair applied, the other a duplicate')
+  t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 60)
+  t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 60)
+  const [sum] = await queryRows<{ gross: number, n: number }>(h.app.db, sql`select sum(gross)::int as gross, sum(succeeded_count)::int as n from stats_daily where project_id = ${h.project.id}`)
+  t.same(sum, { gross: events.reduce((s, _, i) => s + 100 + i, 0), n: 60 })
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
+})
+
+t.test('the batcher puts events for different payments together and events for the same payment apart', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const batcher = new WebhookBatcher(h.app.db, { concurrency: 1, maxBatch: 100 })
+  const project = { id: h.project.id, developerId: h.dev.id }
+  const now = Math.floor(Date.now() / 1000)
+  const job = (id: string, facts: TransactionFacts) => ({ scope: { project, mode: 'test' as const, event: { id, created: now } }, record: record(h, id), intent: { kind: 'transaction' as const, facts } })
+  // Three events for one payment (success, then refunds: amount_refunded only grows) and ten for other payments.
+  const same = [
+    job('evt_same_1', succeeded('pi_same', 1000)),
+    job('evt_same_2', { source: 'charge', keys: { paymentIntentId: 'pi_same', chargeId: 'ch_same' }, amount: 1000, currency: 'usd', status: 'succeeded', amountRefunded: 300, refundedAt: new Date(), createIfMissing: true }),
+    job('evt_same_3', { source: 'charge', keys: { paymentIntentId: 'pi_same', chargeId: 'ch_same' }, amount: 1000, currency: 'usd', status: 'succeeded', amountRefunded: 1000, refundedAt: new Date(), createIfMissing: true }),
+  ]
+  const others = Array.from({ length: 10 }, (_, i) => job(`evt_other_${i}`, succeeded(`pi_other_${i}`, 50)))
+  const outcomes = await Promise.all([...same, ...others].map((j) => batcher.apply(j)))
+  t.same(outcomes, outcomes.map(() => 'processed'))
+  t.equal(batcher.counters.events, 13)
+  t.ok(batcher.counters.batches >= 3, `the three events for one payment went in three batches (${batcher.counters.batches} in all)`)
+  t.ok(batcher.counters.batches <= 5, `the other payments shared batches (${batcher.counters.batches} batches for 13 events)`)
+  const snap = await projectSnapshot(h.app, h.project.id)
+  t.match(snap.transactions.find((r) => r.stripe_payment_intent_id === 'pi_same'), { status: 'refunded', amount: 1000, amount_refunded: 1000, stripe_charge_id: 'ch_same' })
+  t.equal(snap.transactions.length, 11, 'one row per payment')
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
+  t.same(await Promise.all([batcher.apply(same[0] as ReturnType<typeof job>)]), ['duplicate'], 'a recorded event is a duplicate')
+})
+
+t.test('a batched write whose row changed after the read writes nothing, not even the events, and says it conflicted', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  t.equal((await deliver(h, fakeEvent('payment_intent.succeeded', paymentIntent('pi_batch_stale')))).statusCode, 200)
+  const [read, fresh] = await readBatch(h.app.db, [readKey(h, 'evt_batch_stale', 'pi_batch_stale'), readKey(h, 'evt_batch_new', 'pi_batch_new')])
+  if (!read || !fresh) throw new Error('two reads')
+  t.equal(read.rows.length, 1)
+  t.equal(fresh.rows.length, 0)
+  const refund: TransactionFacts = { source: 'charge', keys: { paymentIntentId: 'pi_batch_stale' }, amount: 1500, currency: 'usd', status: 'succeeded', amountRefunded: 500, refundedAt: new Date(), createIfMissing: true }
+  const scope = { developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 3 }
+  const writes = [
+    { record: record(h, 'evt_batch_stale', 'charge.refunded'), scope, transaction: planTransactionRead(read, refund, Math.floor(Date.now() / 1000)) ?? undefined },
+    { record: record(h, 'evt_batch_new'), scope, transaction: planTransactionRead(fresh, succeeded('pi_batch_new', 700), Math.floor(Date.now() / 1000)) ?? undefined },
+  ]
+  await h.app.db.execute(sql`update transactions set description = 'changed meanwhile' where project_id = ${h.project.id} and stripe_payment_intent_id = 'pi_batch_stale'`)
+  const before = await projectSnapshot(h.app, h.project.id)
+  const err = await writeBatch(h.app.db, writes).then(() => null, (e: unknown) => e)
+  t.ok(err && isWriteConflict(err), 'serialization_failure: the batcher reads again')
+  t.same(await projectSnapshot(h.app, h.project.id), before, 'no row and no stats changed, also for the other event')
+  t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 1, 'neither event recorded')
+})
+
+t.test('a batched write whose event another delivery recorded meanwhile writes nothing', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const [read] = await readBatch(h.app.db, [readKey(h, 'evt_batch_dup', 'pi_batch_dup')])
+  if (!read) throw new Error('one read')
+  t.equal(read.eventStatus, null)
+  const scope = { developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 0 }
+  const plan = planTransactionRead(read, succeeded('pi_batch_dup', 900), Math.floor(Date.now() / 1000)) ?? undefined
+  t.ok(await recordEvent(h.app.db, record(h, 'evt_batch_dup'), 'processed'), 'another instance records the event first')
+  const err = await writeBatch(h.app.db, [{ record: record(h, 'evt_batch_dup'), scope, transaction: plan }]).then(() => null, (e: unknown) => e)
+  t.ok(err && isWriteConflict(err), 'serialization_failure: the batcher reads again and finds a duplicate')
+  t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 0, 'nothing counted')
+})
+
+t.test('one event the database refuses fails alone: the others in its batch are applied', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const poisoned = `pi_poison_${randomBytes(4).toString('hex')}`
+  await refuseTransactionsOf(t, h.app, poisoned)
+
+  const good = Array.from({ length: 12 }, (_, i) => fakeEvent('payment_intent.succeeded', paymentIntent(`pi_good_${i}`, 200)))
+  const bad = fakeEvent('payment_intent.succeeded', paymentIntent(poisoned, 999))
+  const results = await Promise.all([...good.slice(0, 6), bad, ...good.slice(6)].map((e) => deliver(h, e)))
+  t.same(results.map((r) => r.statusCode), [...good.slice(0, 6).map(() => 200), 500, ...good.slice(6).map(() => 200)], 'only the refused event answers 500')
+  t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 12)
+  const statuses = await eventStatuses(h.app, h.project.id)
+  t.same(statuses.filter((e) => e.status === 'processed').length, 12)
+  t.match(statuses.find((e) => e.id === bad.id), { status: 'failed' }, 'the refused one is failed, to be processed when Stripe retries')
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
+})
