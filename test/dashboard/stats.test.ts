@@ -93,3 +93,66 @@ t.test('date validation: from after to, more than two years, impossible dates', 
   }
   t.equal((await get(app, dev, STATS, { from: '2024-02-29', to: '2024-02-29' })).statusCode, 200, 'a leap day, one-day range')
 })
+
+t.test('a two-year series equals the stats rows summed over shards and projects, first and last day included, nothing from outside', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const a = await createProject(app, dev, 'A')
+  const b = await createProject(app, dev, 'B')
+  const from = '2023-01-01'
+  const to = '2024-12-31' // 730 days after from (2024 is a leap year)
+  const day = (offset: number) => new Date(Date.parse(`${from}T00:00:00Z`) + offset * 86_400_000).toISOString().slice(0, 10)
+  // 'x,y' is no ISO currency, but nothing stops a stored one from holding the separators of the read path.
+  const currencies = ['usd', 'jpy', 'x,y']
+  let seed = 7
+  const next = (n: number) => { seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648; return seed % n }
+  interface Cell { gross: number, refunded: number, succeeded_count: number, failed_count: number, new_subscriptions: number, canceled_subscriptions: number }
+  const expected = new Map<string, Cell>()
+  const perProject = new Map<string, Map<string, Cell>>()
+  const rows: string[] = []
+  const seen = new Set<string>()
+  for (let i = 0; i < 400; i++) {
+    const offset = i === 0 ? 0 : i === 1 ? 730 : i === 2 ? -1 : i === 3 ? 731 : next(731)
+    const project = next(2) === 0 ? a : b
+    const currency = currencies[next(currencies.length)] ?? 'usd'
+    const shard = next(8)
+    const key = `${project.id}|${offset}|${currency}|${shard}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    const cell: Cell = { gross: 3_000_000_000 + next(100_000), refunded: next(5000), succeeded_count: next(40), failed_count: next(5), new_subscriptions: next(3), canceled_subscriptions: next(2) }
+    rows.push(`('${dev.id}', '${project.id}', 'test', '${day(offset)}', '${currency}', ${shard}, ${cell.gross}, ${cell.refunded}, ${cell.succeeded_count}, ${cell.failed_count}, ${cell.new_subscriptions}, ${cell.canceled_subscriptions})`)
+    if (offset < 0 || offset > 730) continue
+    const add = (into: Map<string, Cell>, k: string) => {
+      const c = into.get(k) ?? { gross: 0, refunded: 0, succeeded_count: 0, failed_count: 0, new_subscriptions: 0, canceled_subscriptions: 0 }
+      for (const f of Object.keys(c) as Array<keyof Cell>) c[f] += cell[f]
+      into.set(k, c)
+    }
+    add(expected, `${day(offset)}|${currency}`)
+    add(perProject.get(project.id) ?? perProject.set(project.id, new Map()).get(project.id) ?? new Map(), currency)
+  }
+  await app.db.execute(sql.raw(`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, refunded, succeeded_count, failed_count, new_subscriptions, canceled_subscriptions) values ${rows.join(', ')}`))
+  // A currency with current subscriptions only still gets its (zero) column in the series.
+  await app.db.execute(sql`insert into stats_subscriptions (developer_id, project_id, mode, currency, shard, active, mrr) values (${dev.id}, ${b.id}::uuid, 'test', 'eur', 3, 2, 4000)`)
+
+  const res = await get(app, dev, STATS, { from, to })
+  t.equal(res.statusCode, 200, res.body)
+  const s = res.json<Stats>()
+  const columns = ['eur', 'jpy', 'usd', 'x,y']
+  const zero = { gross: 0, refunded: 0, succeeded_count: 0, failed_count: 0, new_subscriptions: 0, canceled_subscriptions: 0 }
+  const want = Array.from({ length: 731 }, (_, d) => columns.map((currency) => ({ date: day(d), currency, ...(expected.get(`${day(d)}|${currency}`) ?? zero) }))).flat()
+  t.equal(s.daily.length, 731 * 4)
+  t.same(s.daily, want, 'every cell, in date then currency order')
+  const totalsOf = (cells: Map<string, Cell>) => [...cells].sort(([x], [y]) => (x < y ? -1 : 1))
+    .map(([currency, c]) => ({ currency, gross: c.gross, refunded: c.refunded, net: c.gross - c.refunded, succeeded_count: c.succeeded_count, failed_count: c.failed_count }))
+  const all = new Map<string, Cell>()
+  for (const [key, c] of expected) {
+    const currency = key.slice(11)
+    const sum = all.get(currency) ?? { ...zero }
+    for (const f of Object.keys(sum) as Array<keyof Cell>) sum[f] += c[f]
+    all.set(currency, sum)
+  }
+  t.same(s.totals, totalsOf(all))
+  t.same(s.projects.map((p) => [p.name, p.totals]), [['A', totalsOf(perProject.get(a.id) ?? new Map())], ['B', totalsOf(perProject.get(b.id) ?? new Map())]])
+  t.same(s.mrr, [{ currency: 'eur', amount: 4000 }])
+  t.same(s.projects[1]?.subscriptions.active, 2)
+})
