@@ -130,8 +130,12 @@ export async function refuseTransactionsOf (t: Test, app: FastifyInstance, payme
   await app.db.execute(sql`create function ${fn}() returns trigger language plpgsql as $$ begin
       if new.stripe_payment_intent_id = ${sql.raw(`'${paymentIntentId.replace(/[^A-Za-z0-9_]/g, '')}'`)} then raise exception 'injected failure'; end if; return new; end $$`)
   await app.db.execute(sql`create trigger ${fn} before insert or update on transactions for each row execute function ${fn}()`)
-  const remove = async () => { await app.db.execute(sql`drop trigger if exists ${fn} on transactions; drop function if exists ${fn}()`).catch(() => {}) }
-  t.teardown(remove)
+  // Two statements: PGlite runs one per call.
+  const remove = async () => {
+    await app.db.execute(sql`drop trigger if exists ${fn} on transactions`)
+    await app.db.execute(sql`drop function if exists ${fn}()`)
+  }
+  t.teardown(() => remove().catch(() => {}))
   return { remove }
 }
 
