@@ -1,5 +1,5 @@
 import { jsonArray, rowFromJson, type Executor } from '../db/client.ts'
-import { q, raw, runRows } from '../db/statement.ts'
+import { q, raw, runRows, type Fragment } from '../db/statement.ts'
 import type { Mode } from '../lib/stripe.ts'
 import { DAILY_FIELDS, CURRENT_FIELDS, type StatsScope } from './stats.ts'
 import type { StatsDelta } from '../services/stats-contributions.ts'
@@ -44,18 +44,27 @@ export interface BatchRead {
 
 const col = <T>(keys: readonly BatchReadKey[], pick: (k: BatchReadKey) => T | null | undefined): Array<T | null> => keys.map((k) => pick(k) ?? null)
 
-/** One statement for the whole batch; answers in the order of `keys`. Each lookup is one index probe. */
-export async function readBatch (db: Executor, keys: readonly BatchReadKey[]): Promise<BatchRead[]> {
-  const txBy = (column: string) => `select t.*, t.xmin::text as version from transactions t where t.project_id = k.p and t.mode = k.m and t.${column} = k.${column.replace('stripe_', '').replace(/_id$/, '')}`
-  const rows = await runRows<{ i: number, event_status: string | null, customer_end_user: string | null, sub: unknown, rows: unknown }>(db, q`select k.i,
+// One index probe per Stripe id (a union, never an OR the planner might turn into a scan), as readTransactionsByKeys.
+const BY_KEYS = raw([['stripe_checkout_session_id', 'cs'], ['stripe_payment_intent_id', 'pi'], ['stripe_invoice_id', 'inv'], ['stripe_charge_id', 'ch']]
+  .map(([column, key]) => `select t.*, t.xmin::text as version from transactions t where t.project_id = k.p and t.mode = k.m and t.${column} = k.${key}`)
+  .join(' union '))
+
+/** The batch's read: one row per key, `i` its position. Every lookup is one index probe. */
+export function readBatchQuery (keys: readonly BatchReadKey[]): Fragment {
+  return q`select k.i,
       (select w.status from webhook_events w where w.project_id = k.p and w.mode = k.m and w.id = k.e) as event_status,
       (select c.end_user_id from customers c where c.project_id = k.p and c.mode = k.m and c.stripe_customer_id = k.cus) as customer_end_user,
       (select row_to_json(s) from (select t.*, t.xmin::text as version from subscriptions t where t.project_id = k.p and t.mode = k.m and t.stripe_subscription_id = k.sub) s) as sub,
-      (select json_agg(r order by r.created_at, r.id) from (${raw([txBy('stripe_checkout_session_id'), txBy('stripe_payment_intent_id'), txBy('stripe_invoice_id'), txBy('stripe_charge_id')].join(' union '))}) r) as rows
+      (select json_agg(r order by r.created_at, r.id) from (${BY_KEYS}) r) as rows
     from unnest(${keys.map((_, i) => i)}::int[], ${col(keys, (k) => k.projectId)}::uuid[], ${col(keys, (k) => k.mode)}::text[], ${col(keys, (k) => k.eventId)}::text[],
       ${col(keys, (k) => k.customerId)}::text[], ${col(keys, (k) => k.subscriptionId)}::text[], ${col(keys, (k) => k.keys.checkoutSessionId)}::text[],
       ${col(keys, (k) => k.keys.paymentIntentId)}::text[], ${col(keys, (k) => k.keys.invoiceId)}::text[], ${col(keys, (k) => k.keys.chargeId)}::text[])
-      as k(i, p, m, e, cus, sub, checkout_session, payment_intent, invoice, charge)`)
+      as k(i, p, m, e, cus, sub, cs, pi, inv, ch)`
+}
+
+/** One statement for the whole batch; answers in the order of `keys`. */
+export async function readBatch (db: Executor, keys: readonly BatchReadKey[]): Promise<BatchRead[]> {
+  const rows = await runRows<{ i: number, event_status: string | null, customer_end_user: string | null, sub: unknown, rows: unknown }>(db, readBatchQuery(keys))
   const out: BatchRead[] = keys.map(() => ({ eventStatus: null, customerEndUserId: null, subscription: undefined, rows: [] }))
   for (const r of rows) {
     out[Number(r.i)] = {

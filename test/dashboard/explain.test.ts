@@ -4,6 +4,7 @@ import { queryRows } from '../../src/db/client.ts'
 import { subscriptionListQuery, transactionListQuery, type ListFilters } from '../../src/repositories/dashboard.ts'
 import { Fragment, q, runRows } from '../../src/db/statement.ts'
 import { statsQuery } from '../../src/repositories/stats-read.ts'
+import { readBatchQuery } from '../../src/repositories/webhook-batch.ts'
 import { seedDatabase } from '../../src/services/seed.ts'
 import { TEST_DATABASE_URL, newDeveloperId, testDatabase } from '../helpers/app.ts'
 
@@ -80,4 +81,10 @@ t.test('every list, filter and stats query is an index scan, never a sequential 
     await check(`stats ${label}`, statsQuery({ developerId: dev, mode: 'live', from, to }))
     await check(`stats ${label}, project`, statsQuery({ developerId: dev, mode: 'live', projectId: project, from, to }))
   }
+  // The webhook batch's read: a status, a customer, a subscription and four Stripe ids per event, each an index probe.
+  const keys = Array.from({ length: 20 }, (_, i) => ({
+    projectId: project, mode: 'live' as const, eventId: `evt_explain_${i}`, customerId: tx?.customer ?? null, subscriptionId: `sub_explain_${i}`,
+    keys: { checkoutSessionId: `cs_explain_${i}`, paymentIntentId: `pi_explain_${i}`, invoiceId: `in_explain_${i}`, chargeId: `ch_explain_${i}` },
+  }))
+  await check('webhook batch read', readBatchQuery(keys))
 })
