@@ -118,3 +118,20 @@ t.test('one event the database refuses fails alone: the others in its batch are 
   t.match(statuses.find((e) => e.id === bad.id), { status: 'failed' }, 'the refused one is failed, to be processed when Stripe retries')
   t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
 })
+
+t.test('a batch stores every payload byte for byte, and refuses one that is not JSON text', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const scope = { developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 0 }
+  const payloads = [
+    JSON.stringify({ id: 'evt_bytes_1', note: 'quotes " and \\ backslashes, {braces}, commas, NULL' }),
+    JSON.stringify({ id: 'evt_bytes_2', note: 'ünïcödé € 😀 and an escaped control \u0001' }, null, 2),
+    '{"id":"evt_bytes_3","empty":""}',
+  ]
+  await writeBatch(h.app.db, payloads.map((payload, i) => ({ record: { ...record(h, `evt_bytes_${i + 1}`), payload }, scope })))
+  const stored = await queryRows<{ id: string, payload: string }>(h.app.db, sql`select id, payload from webhook_events where project_id = ${h.project.id} order by id`)
+  t.same(stored.map((r) => r.payload), payloads, 'each payload exactly as given, in its own row')
+
+  const err = await writeBatch(h.app.db, [{ record: { ...record(h, 'evt_bytes_rs'), payload: '{"a":1}\u001e{"b":2}' }, scope }]).then(() => null, (e: unknown) => e)
+  t.match(err, /not JSON text/, 'a raw record separator cannot be JSON: refused')
+  t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 3, 'nothing more recorded')
+})
