@@ -2,7 +2,7 @@ import { jsonArray, rowFromJson, type Executor } from '../db/client.ts'
 import { q, raw, runRows, type Fragment } from '../db/statement.ts'
 import type { Mode } from '../lib/stripe.ts'
 import { DAILY_FIELDS, CURRENT_FIELDS, type StatsScope } from './stats.ts'
-import type { StatsDelta } from '../services/stats-contributions.ts'
+import { statsDiff, type StatsDelta } from '../services/stats-contributions.ts'
 import { SUBSCRIPTION_DATES, type SubscriptionWrite, type VersionedSubscriptionRow } from './subscriptions.ts'
 import { TRANSACTION_DATES, type TransactionKeys, type TransactionPlan, type VersionedTransactionRow } from './transactions.ts'
 import type { EventRecord } from './webhook-events.ts'
@@ -129,23 +129,13 @@ export async function writeBatch (db: Executor, writes: readonly BatchWrite[]): 
   const txInserts = new Columns<{ scope: StatsScope, w: TransactionPlan['write'] }>()
   const subUpdates = new Columns<{ id: string, w: SubscriptionWrite }>()
   const subInserts = new Columns<{ scope: StatsScope, w: SubscriptionWrite }>()
-  const daily = new Map<string, { scope: StatsScope, d: StatsDelta['daily'][number] }>()
-  const current = new Map<string, { scope: StatsScope, c: StatsDelta['current'][number] }>()
-
+  // Each stats row once per statement: the deltas of one scope (developer, project, mode, shard) summed.
+  const deltas = new Map<string, { scope: StatsScope, deltas: StatsDelta[] }>()
   const addDelta = (scope: StatsScope, delta: StatsDelta) => {
-    const prefix = `${scope.developerId}|${scope.projectId}|${scope.mode}|${scope.shard}`
-    for (const d of delta.daily) {
-      const key = `${prefix}|${d.day}|${d.currency}`
-      const sum = daily.get(key)
-      if (!sum) { daily.set(key, { scope, d: { ...d } }); continue }
-      for (const f of ['gross', 'refunded', 'succeededCount', 'failedCount', 'newSubscriptions', 'canceledSubscriptions'] as const) sum.d[f] += d[f]
-    }
-    for (const c of delta.current) {
-      const key = `${prefix}|${c.currency}`
-      const sum = current.get(key)
-      if (!sum) { current.set(key, { scope, c: { ...c } }); continue }
-      for (const f of ['active', 'trialing', 'pastDue', 'canceled', 'incomplete', 'unpaid', 'paused', 'mrr'] as const) sum.c[f] += c[f]
-    }
+    const key = `${scope.developerId}|${scope.projectId}|${scope.mode}|${scope.shard}`
+    const group = deltas.get(key)
+    if (group) group.deltas.push(delta)
+    else deltas.set(key, { scope, deltas: [delta] })
   }
 
   for (const write of writes) {
@@ -172,8 +162,9 @@ export async function writeBatch (db: Executor, writes: readonly BatchWrite[]): 
     }
   }
   const events = writes.map((w) => w.record)
-  const dailyRows = [...daily.values()]
-  const currentRows = [...current.values()]
+  const summed = [...deltas.values()].map(({ scope, deltas }) => ({ scope, delta: statsDiff(deltas, []) }))
+  const dailyRows = summed.flatMap(({ scope, delta }) => delta.daily.map((d) => ({ scope, d })))
+  const currentRows = summed.flatMap(({ scope, delta }) => delta.current.map((c) => ({ scope, c })))
   const tu = txUpdates.col((r) => r.w)
   const ti = txInserts.col((r) => r.w)
   const su = subUpdates.col((r) => r.w)

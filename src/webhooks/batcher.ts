@@ -4,10 +4,9 @@ import { isWriteConflict, sqlStateOf } from '../db/conflicts.ts'
 import { STATS_SHARDS } from '../repositories/stats.ts'
 import { readBatch, readEventStatuses, writeBatch, type BatchRead, type BatchReadKey, type BatchWrite, type EventKey } from '../repositories/webhook-batch.ts'
 import { isSettledStatus, type EventRecord } from '../repositories/webhook-events.ts'
-import { idOf } from './context.ts'
 import { customerToLookUp, planTransactionRead } from './apply-transaction.ts'
 import { planSubscription } from './apply-subscription.ts'
-import type { IntentScope, WriteIntent } from './context.ts'
+import { idOf, type IntentScope, type WriteIntent } from './context.ts'
 
 /** An event whose handler decided its write from the payload: applied with others that arrive meanwhile. */
 export interface ApplyJob {

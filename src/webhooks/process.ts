@@ -110,6 +110,9 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
   try {
     // Reads from Stripe happen here, before any write: no network call while a transaction holds locks.
     let prefetched = handler?.prefetch ? await handler.prefetch(narrowed, stripe, 'payload') : undefined
+    // A batched apply already reads and merges again after a conflict (webhooks/batcher.ts); only the
+    // one-by-one paths retry here.
+    const batched = input.batcher !== undefined && !force && handler?.singleWrite === true
     return await retryOnConflict(async () => {
       try {
         return await attempt(prefetched)
@@ -118,7 +121,7 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
         prefetched = await handler.prefetch(narrowed, stripe, 'refetch')
         return await attempt(prefetched)
       }
-    })
+    }, batched ? 1 : undefined)
   } catch (err) {
     if (err instanceof AlreadySettled) return 'duplicate'
     await recordFailure(db, record, shortError(err))

@@ -135,3 +135,34 @@ t.test('a batch stores every payload byte for byte, and refuses one that is not 
   t.match(err, /not JSON text/, 'a raw record separator cannot be JSON: refused')
   t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 3, 'nothing more recorded')
 })
+
+t.test('a batch that conflicts (serialization_failure from the database) is read and written again: every event applied once', async (t) => {
+  const h = await webhookHarness(t, { endpoint: false })
+  const tag = randomBytes(4).toString('hex')
+  const fn = sql.identifier(`conflict_once_${tag}`)
+  const seq = sql.identifier(`conflict_once_seq_${tag}`)
+  // The first insert of this event fails as a concurrent writer would make it fail; a sequence is not rolled back, so only once.
+  await h.app.db.execute(sql`create sequence ${seq}`)
+  await h.app.db.execute(sql`create function ${fn}() returns trigger language plpgsql as $$ begin
+      if new.id = ${sql.raw(`'evt_conflict_${tag}'`)} and nextval(${sql.raw(`'conflict_once_seq_${tag}'`)}) = 1 then
+        raise exception 'injected conflict' using errcode = 'serialization_failure';
+      end if; return new; end $$`)
+  await h.app.db.execute(sql`create trigger ${fn} before insert on webhook_events for each row execute function ${fn}()`)
+  t.teardown(async () => {
+    await h.app.db.execute(sql`drop trigger if exists ${fn} on webhook_events`).catch(() => {})
+    await h.app.db.execute(sql`drop function if exists ${fn}()`).catch(() => {})
+  })
+
+  const batcher = new WebhookBatcher(h.app.db, { concurrency: 1, maxBatch: 100 })
+  const project = { id: h.project.id, developerId: h.dev.id }
+  const now = Math.floor(Date.now() / 1000)
+  const ids = [`evt_conflict_${tag}`, ...Array.from({ length: 5 }, (_, i) => `evt_neighbour_${i}`)]
+  const outcomes = await Promise.all(ids.map((id, i) => batcher.apply({
+    scope: { project, mode: 'test', event: { id, created: now } }, record: record(h, id), intent: { kind: 'transaction', facts: succeeded(`pi_conflict_${i}`, 300) },
+  })))
+  t.same(outcomes, ids.map(() => 'processed'), 'every event applied in the end')
+  t.ok(batcher.counters.conflicts >= 1, `the conflict was met and retried (${batcher.counters.conflicts})`)
+  t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 6, 'one row each, none twice')
+  t.same((await eventStatuses(h.app, h.project.id)).map((e) => e.attempts), ids.map(() => 1), 'each recorded once, on the attempt that committed')
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
+})
