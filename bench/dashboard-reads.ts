@@ -41,7 +41,10 @@ async function seededBefore (name: string, size: number): Promise<boolean> {
   }
 }
 
-async function measureSize (size: number): Promise<Row[]> {
+interface Served { size: number, url: (route: string) => string, headers: Record<string, string>, project: string, close: () => Promise<void> }
+
+/** Seeds (or reuses) the database of one size and serves it from an in-process server. */
+async function serveSize (size: number): Promise<Served> {
   const name = `bench_reads_${size}`
   const admin = postgres(SERVER, { max: 1, onnotice: () => {} })
   const reuse = REUSE && await seededBefore(name, size)
@@ -72,53 +75,66 @@ async function measureSize (size: number): Promise<Row[]> {
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
-  const developer = first?.developerId ?? 'dev_seed_1'
   const project = first?.id ?? ''
-  const token = createSigner({ key: jwtSecret, algorithm: 'HS256' })({ sub: developer, role: 'developer' })
-  const routes = [
-    '/api/v1/payments/stats?test_mode=true',
-    '/api/v1/payments/stats?test_mode=true&from=2025-01-01&to=2026-11-22',
-    `/api/v1/payments/stats?test_mode=true&project_id=${project}`,
-    '/api/v1/payments/transactions?test_mode=true&limit=20',
-    '/api/v1/payments/transactions?test_mode=true&status=succeeded&limit=20',
-    `/api/v1/payments/transactions?test_mode=true&project_id=${project}&limit=20`,
-    '/api/v1/payments/subscriptions?test_mode=true&limit=20',
-  ]
-  const rows: Row[] = []
-  try {
-    for (const route of routes) {
-      const url = `http://127.0.0.1:${port}${route}`
-      const headers = { authorization: `Bearer ${token}` }
-      // Latency: one request at a time, timed to the microsecond (autocannon's histogram counts whole
-      // milliseconds, too coarse for ratios of 4-8 ms, and under load p50 is mostly queueing).
-      const times: number[] = []
-      for (let i = 0; i < SEQUENTIAL + 20; i++) {
-        const started = performance.now()
-        const res = await fetch(url, { headers })
-        await res.arrayBuffer()
-        if (!res.ok) throw new Error(`${route}: ${res.status}`)
-        if (i >= 20) times.push(performance.now() - started)
-      }
-      times.sort((a, b) => a - b)
-      const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0
-      // Throughput: autocannon with CONNECTIONS concurrent requests.
-      const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS, headers })
-      rows.push({ size, route: route.replace('/api/v1/payments/', '').replace(project, '<project>'), rps: result.requests.average, p50: at(0.5), p99: at(0.99), non2xx: result.non2xx })
+  const token = createSigner({ key: jwtSecret, algorithm: 'HS256' })({ sub: first?.developerId ?? 'dev_seed_1', role: 'developer' })
+  return {
+    size,
+    project,
+    url: (route) => `http://127.0.0.1:${port}${route.replace('<project>', project)}`,
+    headers: { authorization: `Bearer ${token}` },
+    close: async () => { await app.close(); await database.close() },
+  }
+}
+
+const ROUTES = [
+  '/api/v1/payments/stats?test_mode=true',
+  '/api/v1/payments/stats?test_mode=true&from=2025-01-01&to=2026-11-22',
+  '/api/v1/payments/stats?test_mode=true&project_id=<project>',
+  '/api/v1/payments/transactions?test_mode=true&limit=20',
+  '/api/v1/payments/transactions?test_mode=true&status=succeeded&limit=20',
+  '/api/v1/payments/transactions?test_mode=true&project_id=<project>&limit=20',
+  '/api/v1/payments/subscriptions?test_mode=true&limit=20',
+]
+
+/**
+ * Latency: one request at a time, the sizes taking turns request by request, so that the machine's
+ * drift over minutes (up to 15 % here) weighs on every size alike and the ratios compare like with
+ * like; timed to the microsecond (autocannon's histogram counts whole milliseconds, too coarse for
+ * ratios of 2-8 ms, and under load p50 is mostly queueing). Throughput: autocannon, size by size.
+ */
+async function measureRoute (served: Served[], route: string): Promise<Row[]> {
+  const times = served.map(() => [] as number[])
+  for (let i = 0; i < SEQUENTIAL + 20; i++) {
+    for (const [k, s] of served.entries()) {
+      const started = performance.now()
+      const res = await fetch(s.url(route), { headers: s.headers })
+      await res.arrayBuffer()
+      if (!res.ok) throw new Error(`${route} at ${s.size}: ${res.status}`)
+      if (i >= 20) times[k]?.push(performance.now() - started)
     }
-  } finally {
-    await app.close()
-    await database.close()
+  }
+  const rows: Row[] = []
+  for (const [k, s] of served.entries()) {
+    const sorted = (times[k] ?? []).sort((a, b) => a - b)
+    const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0
+    const result = await autocannon({ url: s.url(route), connections: CONNECTIONS, duration: SECONDS, headers: s.headers })
+    rows.push({ size: s.size, route: route.replace('/api/v1/payments/', ''), rps: result.requests.average, p50: at(0.5), p99: at(0.99), non2xx: result.non2xx })
   }
   return rows
 }
 
 export async function dashboardReads (): Promise<void> {
-  console.log(`dashboard reads: per route ${SEQUENTIAL} sequential requests for p50/p99, then ${SECONDS} s at ${CONNECTIONS} connections for req/s; in-process server on PostgreSQL; sizes ${SIZES.join(', ')} transactions (subscriptions a tenth), 10 developers, 50 projects`)
+  console.log(`dashboard reads: per route ${SEQUENTIAL} sequential requests per size for p50/p99 (sizes taking turns), then ${SECONDS} s at ${CONNECTIONS} connections for req/s; in-process servers on PostgreSQL; sizes ${SIZES.join(', ')} transactions (subscriptions a tenth), 10 developers, 50 projects`)
+  const served: Served[] = []
   const all: Row[] = []
+  try {
+    for (const size of SIZES) served.push(await serveSize(size))
+    for (const route of ROUTES) all.push(...await measureRoute(served, route))
+  } finally {
+    for (const s of served) await s.close()
+  }
   for (const size of SIZES) {
-    const rows = await measureSize(size)
-    for (const r of rows) console.log(`  ${String(r.size).padStart(8)}  ${r.route.padEnd(62)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  non-2xx ${r.non2xx}`)
-    all.push(...rows)
+    for (const r of all.filter((x) => x.size === size)) console.log(`  ${String(r.size).padStart(8)}  ${r.route.padEnd(62)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50.toFixed(2).padStart(7)} ms  p99 ${r.p99.toFixed(2).padStart(7)} ms  non-2xx ${r.non2xx}`)
   }
   const smallest = Math.min(...SIZES)
   const largest = Math.max(...SIZES)

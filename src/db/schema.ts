@@ -196,6 +196,59 @@ export const statsDaily = pgTable('stats_daily', {
   index('stats_daily_developer_day_idx').on(t.developerId, t.mode, t.day),
 ])
 
+/**
+ * stats_daily rolled up by month, one row per (developer, mode, month, project, currency, shard) with
+ * each counter as an array of its 31 days (index = day of month; days a month lacks stay 0) and as
+ * the month's total. A two-year read is then ~25 rows per currency and project however busy the
+ * days were, where stats_daily has one row per day. Maintained by a trigger on stats_daily
+ * (migrations/0006), so every writer of stats_daily keeps it exact; never written by the service.
+ */
+const dayArray = (name: string) => money(name).array().notNull()
+export const statsMonthly = pgTable('stats_monthly', {
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  mode: modeColumn(),
+  month: date('month', { mode: 'string' }).notNull(),
+  // No foreign key: the rows follow stats_daily's through the trigger, also when a project's rows
+  // are deleted by its cascade (a key here would make that trigger write to a deleted project).
+  projectId: uuid('project_id').notNull(),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  shard: smallint('shard').notNull(),
+  // The totals before the arrays: a read of the totals alone then stops decoding the row before them.
+  grossTotal: money('gross_total').notNull(),
+  refundedTotal: money('refunded_total').notNull(),
+  succeededTotal: money('succeeded_total').notNull(),
+  failedTotal: money('failed_total').notNull(),
+  newTotal: money('new_total').notNull(),
+  canceledTotal: money('canceled_total').notNull(),
+  gross: dayArray('gross'),
+  refunded: dayArray('refunded'),
+  succeededCount: dayArray('succeeded_count'),
+  failedCount: dayArray('failed_count'),
+  newSubscriptions: dayArray('new_subscriptions'),
+  canceledSubscriptions: dayArray('canceled_subscriptions'),
+}, (t) => [
+  check('stats_monthly_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.developerId, t.mode, t.month, t.projectId, t.currency, t.shard] }),
+])
+
+/** stats_monthly summed over the developer's projects: the developer-wide daily series, read in ~25 rows per currency. */
+export const statsDeveloperMonthly = pgTable('stats_developer_monthly', {
+  developerId: varchar('developer_id', { length: 128 }).notNull(),
+  mode: modeColumn(),
+  month: date('month', { mode: 'string' }).notNull(),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  shard: smallint('shard').notNull(),
+  gross: dayArray('gross'),
+  refunded: dayArray('refunded'),
+  succeededCount: dayArray('succeeded_count'),
+  failedCount: dayArray('failed_count'),
+  newSubscriptions: dayArray('new_subscriptions'),
+  canceledSubscriptions: dayArray('canceled_subscriptions'),
+}, (t) => [
+  check('stats_developer_monthly_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.developerId, t.mode, t.month, t.currency, t.shard] }),
+])
+
 /** Current subscription counts by status and MRR, adjusted by each subscription's old and new contribution. */
 export const statsSubscriptions = pgTable('stats_subscriptions', {
   developerId: varchar('developer_id', { length: 128 }).notNull(),

@@ -85,41 +85,24 @@ function datesFrom (from: string, count: number): string[] {
   return dates
 }
 
-/**
- * Every day of [from, to] × every currency, date-major, zero-filled. The stats rows arrive as one
- * flat list of integers per currency (see DAY_FIELDS); `slot` maps each (day, currency) cell to its
- * entry in that list, so filling costs one pass over the days with data and one over the output.
- */
+/** Every day of [from, to] × every currency, date-major, zero-filled, from each currency's dense series (see DAY_FIELDS). */
 function dailySeries (from: string, days: number, currencies: string[], daily: DailySeries[]): DailyEntry[] {
   const width = currencies.length
-  const size = days * width
-  const series = new Array<DailyEntry>(size)
-  if (size === 0) return series
-  const slot = new Int32Array(size).fill(-1)
-  const columns: number[][] = currencies.map(() => [])
-  for (const { currency, values } of daily) {
-    const column = currencies.indexOf(currency)
-    if (column < 0) continue
-    columns[column] = values
-    for (let i = 0; i + STRIDE <= values.length; i += STRIDE) {
-      const day = values[i] ?? -1
-      if (day >= 0 && day < days) slot[day * width + column] = i
-    }
-  }
+  const series = new Array<DailyEntry>(days * width)
+  const none = new Float64Array(days * STRIDE)
+  const columns = currencies.map((c) => daily.find((d) => d.currency === c)?.values ?? none)
   const dates = datesFrom(from, days)
-  for (let at = 0; at < size; at++) {
-    const column = at % width
-    const date = dates[(at - column) / width] ?? ''
-    const currency = currencies[column] ?? ''
-    const i = slot[at] ?? -1
-    const v = columns[column] ?? []
-    series[at] = i < 0
-      ? { date, currency, gross: 0, refunded: 0, succeeded_count: 0, failed_count: 0, new_subscriptions: 0, canceled_subscriptions: 0 }
-      : {
-          date, currency,
-          gross: v[i + 1] ?? 0, refunded: v[i + 2] ?? 0, succeeded_count: v[i + 3] ?? 0, failed_count: v[i + 4] ?? 0,
-          new_subscriptions: v[i + 5] ?? 0, canceled_subscriptions: v[i + 6] ?? 0,
-        }
+  for (let day = 0, at = 0; day < days; day++) {
+    const date = dates[day] ?? ''
+    const i = day * STRIDE
+    for (let column = 0; column < width; column++, at++) {
+      const v = columns[column] ?? none
+      series[at] = {
+        date, currency: currencies[column] ?? '',
+        gross: v[i] ?? 0, refunded: v[i + 1] ?? 0, succeeded_count: v[i + 2] ?? 0, failed_count: v[i + 3] ?? 0,
+        new_subscriptions: v[i + 4] ?? 0, canceled_subscriptions: v[i + 5] ?? 0,
+      }
+    }
   }
   return series
 }

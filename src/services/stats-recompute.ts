@@ -6,11 +6,14 @@ import { CURRENT_FIELDS, DAILY_FIELDS } from '../repositories/stats.ts'
 /**
  * Recomputes every stats row from the subscriptions and transactions (the same contributions as
  * services/stats-contributions.ts, as SQL), compares with the stored rows summed over shards, and
- * unless `check`, rewrites the stored rows (shard 0) so they equal the recomputed ones.
+ * unless `check`, rewrites the stored rows (shard 0) so they equal the recomputed ones. The month
+ * rollups (stats_monthly, stats_developer_monthly) are compared with stats_daily, which they are
+ * maintained from, day by day; a rewrite rebuilds them from the rewritten rows.
  */
 
 export interface DriftRow {
-  table: 'stats_daily' | 'stats_subscriptions'
+  table: 'stats_daily' | 'stats_subscriptions' | 'stats_monthly' | 'stats_developer_monthly'
+  /** '' for stats_developer_monthly (summed over the developer's projects). */
   developer_id: string
   project_id: string
   mode: string
@@ -75,6 +78,22 @@ function storedCurrent (scope: SQL): SQL {
     from stats_subscriptions where ${scope} group by developer_id, project_id, mode, currency`
 }
 
+/** A month rollup's day arrays as day rows summed over shards (slots past a month's end hold 0 and drop out). */
+function storedRollup (table: 'stats_monthly' | 'stats_developer_monthly', scope: SQL): SQL {
+  const project = table === 'stats_monthly' ? sql.raw('project_id') : sql.raw(`''`)
+  return sql`select developer_id, ${project} as project_id, mode, (month + (i - 1))::date as day, currency,
+      ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f}[i])::bigint as ${f}`).join(', '))}
+    from ${sql.raw(table)}, generate_series(1, 31) i where ${scope}
+    group by 1, 2, 3, 4, 5
+    having ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f}[i]) <> 0`).join(' or '))}`
+}
+
+/** stats_daily summed over shards and projects: what stats_developer_monthly holds, by day. */
+function storedDailyByDeveloper (scope: SQL): SQL {
+  return sql`select developer_id, '' as project_id, mode, day, currency, ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f})::bigint as ${f}`).join(', '))}
+    from stats_daily where ${scope} group by developer_id, mode, day, currency`
+}
+
 type Row = Record<string, unknown>
 
 function compare (table: DriftRow['table'], fields: readonly string[], keyOf: (r: Row) => string, stored: Row[], expected: Row[]): DriftRow[] {
@@ -102,26 +121,41 @@ function compare (table: DriftRow['table'], fields: readonly string[], keyOf: (r
 
 export async function recomputeStats (db: Db, options: { check?: boolean, projectId?: string } = {}): Promise<RecomputeResult> {
   const scope = options.projectId ? sql`project_id = ${options.projectId}::uuid` : sql`true`
+  // The developer-wide rollup mixes a developer's projects: checked for the whole developer.
+  const developerScope = options.projectId ? sql`developer_id in (select developer_id from projects where id = ${options.projectId}::uuid)` : sql`true`
   const dailyKey = (r: Row) => `${String(r.developer_id)}|${String(r.project_id)}|${String(r.mode)}|${String(r.day)}|${String(r.currency)}`
   const currentKey = (r: Row) => `${String(r.developer_id)}|${String(r.project_id)}|${String(r.mode)}|${String(r.currency)}`
   const read = async (q: SQL) => (await queryRows<Row>(db, q)).map((r) => ({ ...r, day: r.day instanceof Date ? r.day.toISOString().slice(0, 10) : r.day }))
 
   const [sDaily, eDaily, sCurrent, eCurrent] = [await read(storedDaily(scope)), await read(expectedDaily(scope)), await read(storedCurrent(scope)), await read(expectedCurrent(scope))]
+  const rollupDrift = [
+    ...compare('stats_monthly', DAILY_FIELDS, dailyKey, await read(storedRollup('stats_monthly', scope)), sDaily),
+    ...compare('stats_developer_monthly', DAILY_FIELDS, dailyKey, await read(storedRollup('stats_developer_monthly', developerScope)), await read(storedDailyByDeveloper(developerScope))),
+  ]
   const drift = [
     ...compare('stats_daily', DAILY_FIELDS, dailyKey, sDaily, eDaily),
     ...compare('stats_subscriptions', CURRENT_FIELDS, currentKey, sCurrent, eCurrent),
+    ...rollupDrift,
   ]
   if (options.check || drift.length === 0) return { drift, rewritten: false, dailyRows: eDaily.length, currentRows: eCurrent.length }
 
-  // Replace in one transaction; rows lock in the same order as the handlers' upserts.
+  // Replace in one transaction; rows lock in the same order as the handlers' upserts. The lock keeps
+  // every writer out, so the rollup trigger can rest while stats_daily is rewritten, and the month
+  // rows are then rebuilt from it in one pass (rather than subtracted and added row by row).
+  const developers = options.projectId
+    ? (await queryRows<{ developer_id: string }>(db, sql`select developer_id from projects where id = ${options.projectId}::uuid`)).map((r) => r.developer_id)
+    : [null]
   await db.transaction(async (tx) => {
     await tx.execute(sql`lock table stats_daily, stats_subscriptions in share row exclusive mode`)
+    await tx.execute(sql`alter table stats_daily disable trigger stats_daily_rollup`)
     await tx.execute(sql`delete from stats_daily where ${scope}`)
     await tx.execute(sql`delete from stats_subscriptions where ${scope}`)
     await tx.execute(sql`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, ${sql.raw(DAILY_FIELDS.join(', '))})
       select developer_id, project_id, mode, day, currency, 0, ${sql.raw(DAILY_FIELDS.join(', '))} from (${expectedDaily(scope)}) e`)
     await tx.execute(sql`insert into stats_subscriptions (developer_id, project_id, mode, currency, shard, ${sql.raw(CURRENT_FIELDS.join(', '))})
       select developer_id, project_id, mode, currency, 0, ${sql.raw(CURRENT_FIELDS.join(', '))} from (${expectedCurrent(scope)}) e`)
+    await tx.execute(sql`alter table stats_daily enable trigger stats_daily_rollup`)
+    for (const developer of developers) await tx.execute(sql`select stats_rollup_rebuild(${developer}::varchar)`)
   })
   return { drift, rewritten: true, dailyRows: eDaily.length, currentRows: eCurrent.length }
 }

@@ -17,7 +17,7 @@ function nodes (plan: PlanNode): PlanNode[] {
   return [plan, ...(plan.Plans ?? []).flatMap(nodes)]
 }
 
-const BIG = new Set(['transactions', 'subscriptions', 'stats_daily'])
+const BIG = new Set(['transactions', 'subscriptions', 'stats_daily', 'stats_monthly', 'stats_developer_monthly'])
 // stats_subscriptions holds one row per (project, mode, currency, shard): a few pages, where a
 // sequential scan is the right plan; it is checked only when it is big enough to matter.
 const SMALL_OK = new Set(['stats_subscriptions'])

@@ -156,3 +156,68 @@ t.test('a two-year series equals the stats rows summed over shards and projects,
   t.same(s.mrr, [{ currency: 'eur', amount: 4000 }])
   t.same(s.projects[1]?.subscriptions.active, 2)
 })
+
+t.test('ranges that cut months (first and last month in part, one month, a leap day, one project) sum exactly the days inside', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const a = await createProject(app, dev, 'A')
+  const b = await createProject(app, dev, 'B')
+  const origin = Date.parse('2023-01-01T00:00:00Z')
+  const day = (offset: number) => new Date(origin + offset * 86_400_000).toISOString().slice(0, 10)
+  const offsetOf = (date: string) => Math.round((Date.parse(`${date}T00:00:00Z`) - origin) / 86_400_000)
+  let seed = 11
+  const next = (n: number) => { seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648; return seed % n }
+  const fields = ['gross', 'refunded', 'succeeded_count', 'failed_count', 'new_subscriptions', 'canceled_subscriptions'] as const
+  interface Stored { offset: number, project: string, currency: string, values: number[] }
+  const stored: Stored[] = []
+  const seen = new Set<string>()
+  for (let i = 0; i < 1500; i++) {
+    // Every day of two years, often several rows a day, and some days only subscription moves.
+    const offset = next(731)
+    const project = next(2) === 0 ? a.id : b.id
+    const currency = ['usd', 'eur'][next(2)] ?? 'usd'
+    const shard = next(8)
+    const key = `${project}|${offset}|${currency}|${shard}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    const money = next(4) !== 0
+    const values = money ? [1000 + next(9000), next(300), 1 + next(5), next(2), next(2), next(2)] : [0, 0, 0, 0, 1, next(2)]
+    stored.push({ offset, project, currency, values })
+    await app.db.execute(sql`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, refunded, succeeded_count, failed_count, new_subscriptions, canceled_subscriptions)
+      values (${dev.id}, ${project}::uuid, 'test', ${day(offset)}::date, ${currency}, ${shard}, ${sql.join(values.map((v) => sql`${v}`), sql`, `)})`)
+  }
+  const ranges: Array<[string, string, string | undefined]> = [
+    ['2023-01-17', '2024-12-09', undefined], // both ends in part
+    ['2023-03-01', '2024-02-29', undefined], // whole months, to a leap day
+    ['2024-02-29', '2024-03-01', undefined], // across a month end, from a leap day
+    ['2023-06-05', '2023-06-20', undefined], // inside one month
+    ['2023-07-01', '2023-07-31', undefined], // one whole month
+    ['2023-11-30', '2024-01-01', a.id], // one project, a whole month between two single days
+  ]
+  for (const [from, to, projectId] of ranges) {
+    const lo = offsetOf(from)
+    const hi = offsetOf(to)
+    const inside = stored.filter((r) => r.offset >= lo && r.offset <= hi && (!projectId || r.project === projectId))
+    const res = await get(app, dev, STATS, { from, to, ...(projectId ? { project_id: projectId } : {}) })
+    t.equal(res.statusCode, 200, res.body)
+    const s = res.json<Stats>()
+    const currencies = [...new Set(inside.map((r) => r.currency))].sort()
+    const series = []
+    for (let d = lo; d <= hi; d++) {
+      for (const currency of currencies) {
+        const cell: Record<string, number> = {}
+        for (const [k, f] of fields.entries()) cell[f] = inside.filter((r) => r.offset === d && r.currency === currency).reduce((sum, r) => sum + (r.values[k] ?? 0), 0)
+        series.push({ date: day(d), currency, ...cell })
+      }
+    }
+    t.same(s.daily, series, `${from}..${to}${projectId ? ', one project' : ''}: every day`)
+    const totals = (rows: Stored[]) => [...new Set(rows.map((r) => r.currency))].sort().map((currency) => {
+      const sum = (k: number) => rows.filter((r) => r.currency === currency).reduce((acc, r) => acc + (r.values[k] ?? 0), 0)
+      return { currency, gross: sum(0), refunded: sum(1), net: sum(0) - sum(1), succeeded_count: sum(2), failed_count: sum(3) }
+    })
+    t.same(s.totals, totals(inside), `${from}..${to}: totals`)
+    const projects = [a, b].filter((p) => inside.some((r) => r.project === p.id) || p.id === projectId)
+    t.same(s.projects.map((p) => [p.name, p.totals]), projects.map((p) => [p.name, totals(inside.filter((r) => r.project === p.id))]), `${from}..${to}: per project`)
+  }
+  t.same((await recomputeStats(app.db, { check: true })).drift.filter((d) => d.table === 'stats_monthly' || d.table === 'stats_developer_monthly'), [], 'the month rollups agree with stats_daily')
+})

@@ -1,6 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { sql } from 'drizzle-orm'
+import { queryRows } from '../../src/db/client.ts'
 import { recomputeStats } from '../../src/services/stats-recompute.ts'
 import { HANDLED_EVENT_TYPES } from '../../src/webhooks/event-types.ts'
 import { configureStripe, createProject } from '../helpers/app.ts'
@@ -73,4 +74,43 @@ t.test('stats:recompute reports drift and repairs it', async (t) => {
   t.equal(repaired.rewritten, true)
   t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'no drift after the rewrite')
   t.match((await projectSnapshot(h.app, h.project.id)).daily, [{ gross: 1234, succeeded_count: 1 }])
+})
+
+t.test('the month rollups follow stats_daily through every write, and stats:recompute rebuilds them when they drift', async (t) => {
+  const h = await webhookHarness(t)
+  const price = await oneTimePrice(h.stripe, 2500)
+  for (let i = 0; i < 2; i++) {
+    const session = await h.stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://a.example/ok', cancel_url: 'https://a.example/no' })
+    await dashboard(h.local, `/checkout/sessions/${session.id}/complete`)
+  }
+  await h.local.idle()
+  const month = async () => (await queryRows<{ gross: number, succeeded: number, dev_gross: number }>(h.app.db, sql`select
+      (select sum(gross_total)::int from stats_monthly where project_id = ${h.project.id}) as gross,
+      (select sum(succeeded_total)::int from stats_monthly where project_id = ${h.project.id}) as succeeded,
+      (select sum(g)::int from stats_developer_monthly, unnest(gross) g where developer_id = (select developer_id from projects where id = ${h.project.id})) as dev_gross`))[0]
+  t.same(await month(), { gross: 5000, succeeded: 2, dev_gross: 5000 }, 'two payments in the project and developer months')
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'rollups agree with stats_daily day by day')
+
+  // A direct write to stats_daily (as the drift test above makes) moves the months with it.
+  await h.app.db.execute(sql`update stats_daily set gross = gross + 7
+    where (project_id, mode, day, currency, shard) = (select project_id, mode, day, currency, shard from stats_daily where project_id = ${h.project.id} and gross > 0 limit 1)`)
+  t.same(await month(), { gross: 5007, succeeded: 2, dev_gross: 5007 }, 'an update of stats_daily reaches both rollups')
+  const daily = (await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift
+  t.same(daily.map((d) => d.table), ['stats_daily'], 'only stats_daily differs from the source rows')
+
+  // A write to a rollup alone is drift of the rollup, which the rewrite rebuilds.
+  await h.app.db.execute(sql`update stats_developer_monthly set gross[1] = gross[1] + 3
+    where (developer_id, mode, month, currency, shard) = (select developer_id, mode, month, currency, shard from stats_developer_monthly
+      where developer_id = (select developer_id from projects where id = ${h.project.id}) limit 1)`)
+  await h.app.db.execute(sql`update stats_monthly set succeeded_count[2] = succeeded_count[2] + 1
+    where (mode, month, project_id, currency, shard) = (select mode, month, project_id, currency, shard from stats_monthly where project_id = ${h.project.id} limit 1)`)
+  const checked = await recomputeStats(h.app.db, { check: true, projectId: h.project.id })
+  t.same([...new Set(checked.drift.map((d) => d.table))].sort(), ['stats_daily', 'stats_developer_monthly', 'stats_monthly'], 'drift in both rollups is reported')
+  const developerDrift = checked.drift.find((d) => d.table === 'stats_developer_monthly')
+  t.match(developerDrift, { project_id: '', field: 'gross' })
+  t.equal((developerDrift?.stored ?? 0) - (developerDrift?.expected ?? 0), 3, 'by the 3 added to it')
+  await recomputeStats(h.app.db, { projectId: h.project.id })
+  t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'no drift after the rewrite')
+  t.same(await month(), { gross: 5000, succeeded: 2, dev_gross: 5000 }, 'the rollups rebuilt from the rewritten stats_daily')
+  t.match((await projectSnapshot(h.app, h.project.id)).daily, [{ gross: 5000, succeeded_count: 2 }])
 })
