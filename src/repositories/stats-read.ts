@@ -65,44 +65,35 @@ const monthAfter = (day: string, delta: number): string => {
   return d.toISOString().slice(0, 10)
 }
 
-/**
- * The range in month rows: its first and last months, the day of month of `from` and `to`, and the
- * months it covers whole (`wholeFrom` after `wholeTo` when none), whose totals need no slicing.
- */
+/** The range in month rows: its first and last months, and the months it covers whole (none when `wholeFrom` is after `wholeTo`). */
 function monthsOf (s: StatsScope) {
-  const fd = Number(s.from.slice(8, 10))
-  const td = Number(s.to.slice(8, 10))
   const toIsLastDay = monthAfter(s.to, 1) === new Date(Date.parse(`${s.to}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10)
   return {
-    fm: monthStart(s.from), tm: monthStart(s.to), fd, td,
-    wholeFrom: fd === 1 ? monthStart(s.from) : monthAfter(s.from, 1),
+    fm: monthStart(s.from), tm: monthStart(s.to),
+    wholeFrom: s.from.endsWith('-01') ? monthStart(s.from) : monthAfter(s.from, 1),
     wholeTo: toIsLastDay ? monthStart(s.to) : monthAfter(s.to, -1),
   }
 }
 
-export function statsQuery (s: StatsScope): Fragment {
-  const { fm, tm, fd, td, wholeFrom, wholeTo } = monthsOf(s)
+/** `known`: the month rows of the series this instance holds, as `month|currency|shard@xmin` (see MonthCache); those come back without their days. */
+export function statsQuery (s: StatsScope, known: string[] = []): Fragment {
+  const { fm, tm, wholeFrom, wholeTo } = monthsOf(s)
   const project = s.projectId ? q` and project_id = ${s.projectId}::uuid` : empty
   const asked = s.projectId ? q` union select ${s.projectId}::uuid` : empty
   const series = s.projectId ? raw('stats_monthly') : raw('stats_developer_monthly')
   const months = q`developer_id = ${s.developerId} and mode = ${s.mode}${project} and month between ${fm}::date and ${tm}::date`
-  // A month the range covers whole adds its totals; a month it covers in part (the first or the last) adds the slice of its days in the range.
-  const slice = (field: string): Fragment => q`${raw(field)}[case when month = ${fm}::date then ${fd}::int else 1 end : case when month = ${tm}::date then ${td}::int else ${MONTH_DAYS}::int end]`
-  return q`with p as (
-      select project_id, currency, gross_total as gross, refunded_total as refunded, succeeded_total as succeeded_count, failed_total as failed_count,
-        new_total + canceled_total as moves
+  // A month the range covers whole adds its totals here; a month it covers in part (the first or the
+  // last) sends its days, summed over the range in readStats (cheaper than slicing and unnesting here).
+  return q`with totals as (
+      select project_id, currency, sum(gross_total)::bigint as gross, sum(refunded_total)::bigint as refunded, sum(succeeded_total)::bigint as succeeded_count,
+        sum(failed_total)::bigint as failed_count, sum(new_total + canceled_total)::bigint as moves
       from stats_monthly where ${months} and month between ${wholeFrom}::date and ${wholeTo}::date
-      union all
-      select project_id, currency, e.*
-      from stats_monthly, lateral (
-        select sum(g)::bigint, sum(r)::bigint, sum(s)::bigint, sum(f)::bigint, sum(n + c)::bigint
-        from unnest(${slice('gross')}, ${slice('refunded')}, ${slice('succeeded_count')}, ${slice('failed_count')}, ${slice('new_subscriptions')}, ${slice('canceled_subscriptions')}) u(g, r, s, f, n, c)
-      ) e
-      where ${months} and not month between ${wholeFrom}::date and ${wholeTo}::date
-    ), totals as (
-      select project_id, currency, sum(gross)::bigint as gross, sum(refunded)::bigint as refunded, sum(succeeded_count)::bigint as succeeded_count, sum(failed_count)::bigint as failed_count
-      from p group by project_id, currency
-      having sum(gross) <> 0 or sum(refunded) <> 0 or sum(succeeded_count) <> 0 or sum(failed_count) <> 0 or sum(moves) <> 0
+      group by project_id, currency
+    ), partial as (
+      select project_id, concat('[', to_json(project_id), ',', to_json(currency), ',', month - ${s.from}::date, ',[', array_to_string(gross, ','), '],[',
+          array_to_string(refunded, ','), '],[', array_to_string(succeeded_count, ','), '],[', array_to_string(failed_count, ','), '],[',
+          array_to_string(new_subscriptions, ','), '],[', array_to_string(canceled_subscriptions, ','), ']]') as days
+      from stats_monthly where ${months} and not month between ${wholeFrom}::date and ${wholeTo}::date
     ), c as (
       select project_id, currency, sum(active)::bigint as active, sum(trialing)::bigint as trialing, sum(past_due)::bigint as past_due,
         sum(canceled)::bigint as canceled, sum(incomplete)::bigint as incomplete, sum(unpaid)::bigint as unpaid, sum(paused)::bigint as paused, sum(mrr)::bigint as mrr
@@ -111,14 +102,16 @@ export function statsQuery (s: StatsScope): Fragment {
       group by project_id, currency
     )
     select
-      (select string_agg(concat('[', month - ${s.from}::date, ',', to_json(currency), ',[', array_to_string(gross, ','), '],[', array_to_string(refunded, ','), '],[',
-          array_to_string(succeeded_count, ','), '],[', array_to_string(failed_count, ','), '],[', array_to_string(new_subscriptions, ','), '],[',
-          array_to_string(canceled_subscriptions, ','), ']]'), ',')
+      (select string_agg(concat('[', month - ${s.from}::date, ',', to_json(currency), ',', to_json(concat(month, '|', currency, '|', shard)), ',', to_json(xmin::text),
+          case when concat(month, '|', currency, '|', shard, '@', xmin) = any(${known}::text[]) then ']' else concat(',[', array_to_string(gross, ','), '],[',
+            array_to_string(refunded, ','), '],[', array_to_string(succeeded_count, ','), '],[', array_to_string(failed_count, ','), '],[',
+            array_to_string(new_subscriptions, ','), '],[', array_to_string(canceled_subscriptions, ','), ']]') end), ',')
         from ${series} where ${months}) as series,
-      (select json_agg(json_build_array(project_id, currency, gross, refunded, succeeded_count, failed_count)) from totals) as project_totals,
+      (select json_agg(json_build_array(project_id, currency, gross, refunded, succeeded_count, failed_count, moves)) from totals) as project_totals,
+      (select string_agg(days, ',') from partial) as partial_months,
       (select json_agg(json_build_array(project_id, currency, active, trialing, past_due, canceled, incomplete, unpaid, paused, mrr)) from c) as current,
       (select json_agg(json_build_array(id, name)) from projects
-        where developer_id = ${s.developerId} and id in (select project_id from totals union select project_id from c${asked})) as names`
+        where developer_id = ${s.developerId} and id in (select project_id from totals union select project_id from partial union select project_id from c${asked})) as names`
 }
 
 const num = (v: unknown): number => Number(v ?? 0)
@@ -126,46 +119,133 @@ const str = (v: unknown): string => String(v ?? '')
 const tuples = (raw: unknown): unknown[][] => jsonArray(raw).map((t) => (Array.isArray(t) ? t : []))
 
 /**
- * The month rows of the series, `[days from \`from\` to the month's first day, currency, ...day arrays]`,
- * summed per currency into one dense array over the range. Slots a month lacks (Feb 30) hold 0, so
- * they add nothing to the next month's days they overlap.
+ * The series' month rows as last read, by scope and `month|currency|shard`, with the row's `xmin`.
+ * A month row changes only by an update, which gives it a new xmin, so a row whose xmin is the one
+ * held is the same row: the read names the rows it holds and the database sends the days only of
+ * the others (in practice the current month). A two-year read then moves a few rows, not ~75 rows
+ * of 186 numbers. Bounded (least recently read scopes go first); per instance, in memory.
  */
-function seriesOf (raw: unknown, days: number): DailySeries[] {
+export class MonthCache {
+  private readonly scopes = new Map<string, Map<string, { xmin: string, days: Float64Array }>>()
+  private size = 0
+  constructor (private readonly limit = 20_000) {}
+
+  /** The rows held for a scope (a snapshot: the map may change while the read is in flight). */
+  held (scope: string): Map<string, { xmin: string, days: Float64Array }> {
+    const rows = this.scopes.get(scope)
+    if (!rows) return new Map()
+    this.scopes.delete(scope)
+    this.scopes.set(scope, rows)
+    return new Map(rows)
+  }
+
+  keep (scope: string, tag: string, xmin: string, days: Float64Array): void {
+    let rows = this.scopes.get(scope)
+    if (!rows) this.scopes.set(scope, rows = new Map())
+    if (!rows.has(tag)) this.size++
+    rows.set(tag, { xmin, days })
+    for (const [oldest, evicted] of this.scopes) {
+      if (this.size <= this.limit || oldest === scope) break
+      this.size -= evicted.size
+      this.scopes.delete(oldest)
+    }
+  }
+}
+
+const FIELDS = DAY_FIELDS.length
+
+/**
+ * The month rows of the series, `[days from \`from\` to the month's first day, currency, tag, xmin,
+ * ...day arrays when not held]`, summed per currency into one dense array over the range. Slots a
+ * month lacks (Feb 30) hold 0, so they add nothing to the next month's days they overlap.
+ */
+function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, { xmin: string, days: Float64Array }>, cache: MonthCache): DailySeries[] {
   const text = str(raw)
   if (text === '') return []
   const rows: unknown = JSON.parse(`[${text}]`)
-  const width = DAY_FIELDS.length
   const sums = new Map<string, { values: Float64Array, nonZero: boolean }>()
   for (const row of Array.isArray(rows) ? rows as unknown[][] : []) {
     const offset = num(row[0])
     const currency = str(row[1])
-    const acc = sums.get(currency) ?? { values: new Float64Array(days * width), nonZero: false }
+    const tag = str(row[2])
+    const xmin = str(row[3])
+    let month = held.get(tag)?.days
+    if (row.length > 4 || !month) {
+      month = new Float64Array(MONTH_DAYS * FIELDS)
+      for (let k = 0; k < FIELDS; k++) {
+        const counts = (row[4 + k] ?? []) as number[]
+        for (let i = 0; i < MONTH_DAYS; i++) month[i * FIELDS + k] = counts[i] ?? 0
+      }
+      cache.keep(scope, tag, xmin, month)
+    }
+    const acc = sums.get(currency) ?? { values: new Float64Array(days * FIELDS), nonZero: false }
     sums.set(currency, acc)
     const values = acc.values
-    const first = Math.max(0, -offset)
-    const last = Math.min(MONTH_DAYS, days - offset)
-    for (let k = 0; k < width; k++) {
-      const counts = row[2 + k] as number[]
-      for (let i = first; i < last; i++) {
-        const v = counts[i] ?? 0
-        if (v !== 0) {
-          const at = (offset + i) * width + k
-          values[at] = (values[at] ?? 0) + v
-          acc.nonZero = true
-        }
+    const first = Math.max(0, -offset) * FIELDS
+    const last = Math.min(MONTH_DAYS, days - offset) * FIELDS
+    const shift = offset * FIELDS
+    for (let i = first; i < last; i++) {
+      const v = month[i] ?? 0
+      if (v !== 0) {
+        values[shift + i] = (values[shift + i] ?? 0) + v
+        acc.nonZero = true
       }
     }
   }
   return [...sums.entries()].filter(([, a]) => a.nonZero).map(([currency, a]) => ({ currency, values: a.values }))
 }
 
-export async function readStats (db: Executor, s: StatsScope): Promise<StatsRows> {
-  const [row] = await runRows<{ series: unknown, project_totals: unknown, current: unknown, names: unknown }>(db, statsQuery(s))
+/**
+ * Per project and currency: the whole months' totals plus the days of the partial months, keeping
+ * those with anything in the range (a count or an amount; every day's counters are never negative).
+ */
+function projectTotalsOf (whole: unknown, partial: unknown, days: number): ProjectTotal[] {
+  const totals = new Map<string, ProjectTotal & { moves: number }>()
+  const at = (projectId: string, currency: string) => {
+    const key = `${projectId}|${currency}`
+    const t = totals.get(key) ?? { projectId, currency, gross: 0, refunded: 0, succeededCount: 0, failedCount: 0, moves: 0 }
+    totals.set(key, t)
+    return t
+  }
+  for (const [projectId, currency, gross, refunded, succeeded, failed, moves] of tuples(whole)) {
+    const t = at(str(projectId), str(currency))
+    t.gross += num(gross)
+    t.refunded += num(refunded)
+    t.succeededCount += num(succeeded)
+    t.failedCount += num(failed)
+    t.moves += num(moves)
+  }
+  const text = str(partial)
+  const rows: unknown = text === '' ? [] : JSON.parse(`[${text}]`)
+  for (const [projectId, currency, offset, gross, refunded, succeeded, failed, added, canceled] of Array.isArray(rows) ? rows as unknown[][] : []) {
+    const t = at(str(projectId), str(currency))
+    // The month's days within the range: day i of the month is day offset + i of the range.
+    const first = Math.max(0, -num(offset))
+    const last = Math.min(MONTH_DAYS, days - num(offset))
+    const sum = (v: unknown): number => {
+      let total = 0
+      if (Array.isArray(v)) for (let i = first; i < last; i++) total += num(v[i])
+      return total
+    }
+    t.gross += sum(gross)
+    t.refunded += sum(refunded)
+    t.succeededCount += sum(succeeded)
+    t.failedCount += sum(failed)
+    t.moves += sum(added) + sum(canceled)
+  }
+  return [...totals.values()]
+    .filter((t) => t.gross !== 0 || t.refunded !== 0 || t.succeededCount !== 0 || t.failedCount !== 0 || t.moves !== 0)
+    .map(({ moves: _moves, ...t }) => t)
+}
+
+export async function readStats (db: Executor, s: StatsScope, cache: MonthCache): Promise<StatsRows> {
+  const scope = `${s.developerId}|${s.mode}|${s.projectId ?? ''}`
+  const held = cache.held(scope)
+  const known = [...held].map(([tag, { xmin }]) => `${tag}@${xmin}`)
+  const [row] = await runRows<{ series: unknown, project_totals: unknown, partial_months: unknown, current: unknown, names: unknown }>(db, statsQuery(s, known))
   return {
-    daily: seriesOf(row?.series, daysBetween(s.from, s.to) + 1),
-    projectTotals: tuples(row?.project_totals).map(([projectId, currency, gross, refunded, succeeded, failed]) => ({
-      projectId: str(projectId), currency: str(currency), gross: num(gross), refunded: num(refunded), succeededCount: num(succeeded), failedCount: num(failed),
-    })),
+    daily: seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),
+    projectTotals: projectTotalsOf(row?.project_totals, row?.partial_months, daysBetween(s.from, s.to) + 1),
     current: tuples(row?.current).map(([projectId, currency, active, trialing, pastDue, canceled, incomplete, unpaid, paused, mrr]) => ({
       projectId: str(projectId),
       currency: str(currency),

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
+import { runRows } from '../../src/db/statement.ts'
+import { MonthCache, readStats, statsQuery } from '../../src/repositories/stats-read.ts'
 import { recomputeStats } from '../../src/services/stats-recompute.ts'
 import { assertProblem, buildTestApp, createProject, newDeveloper } from '../helpers/app.ts'
 import { daysAgo, expectedTotals, get, insertSubscription, insertTransaction, today } from '../helpers/dashboard.ts'
@@ -220,4 +222,42 @@ t.test('ranges that cut months (first and last month in part, one month, a leap 
     t.same(s.projects.map((p) => [p.name, p.totals]), projects.map((p) => [p.name, totals(inside.filter((r) => r.project === p.id))]), `${from}..${to}: per project`)
   }
   t.same((await recomputeStats(app.db, { check: true })).drift.filter((d) => d.table === 'stats_monthly' || d.table === 'stats_developer_monthly'), [], 'the month rollups agree with stats_daily')
+})
+
+t.test('month rows held by the instance come back without their days, and a changed one is read again', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const p = await createProject(app, dev, 'A')
+  const put = async (day: string, gross: number) => app.db.execute(sql`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, succeeded_count)
+    values (${dev.id}, ${p.id}::uuid, 'test', ${day}::date, 'usd', 0, ${gross}, 1)
+    on conflict (developer_id, project_id, mode, day, currency, shard) do update set gross = stats_daily.gross + excluded.gross, succeeded_count = stats_daily.succeeded_count + 1`)
+  await put('2024-01-10', 100)
+  await put('2024-02-20', 200)
+  const range = { from: '2024-01-01', to: '2024-03-31' }
+  const read = async () => (await get(app, dev, STATS, range)).json<Stats>()
+  const day = (s: Stats, date: string) => s.daily.find((d) => d.date === date)?.gross
+
+  const first = await read()
+  t.same([day(first, '2024-01-10'), day(first, '2024-02-20'), first.totals[0]?.gross], [100, 200, 300])
+  t.same(await read(), first, 'the same answer from the rows held')
+
+  // What the database sends once the rows are held: the rows' keys alone.
+  const cache = new MonthCache()
+  const scope = { developerId: dev.id, mode: 'test' as const, ...range }
+  await readStats(app.db, scope, cache)
+  const held = cache.held(`${dev.id}|test|`)
+  t.equal(held.size, 2, 'two month rows held')
+  const [row] = await runRows<{ series: string }>(app.db, statsQuery(scope, [...held].map(([tag, { xmin }]) => `${tag}@${xmin}`)))
+  const rows = JSON.parse(`[${row?.series ?? ''}]`) as unknown[][]
+  t.same(rows.map((r) => r.length), [4, 4], 'no days sent for rows held')
+
+  await put('2024-02-20', 5)
+  await put('2024-03-03', 40)
+  const changed = await read()
+  t.same([day(changed, '2024-01-10'), day(changed, '2024-02-20'), day(changed, '2024-03-03'), changed.totals[0]?.gross], [100, 205, 40, 345], 'a changed month and a new one are read anew')
+
+  const small = new MonthCache(3)
+  for (let i = 0; i < 5; i++) small.keep(`scope${i}`, 'm', '1', new Float64Array(1))
+  t.equal(small.held('scope0').size + small.held('scope1').size, 0, 'the least recently read scopes go first')
+  t.equal(small.held('scope4').size, 1)
 })

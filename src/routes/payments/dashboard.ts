@@ -7,6 +7,7 @@ import {
   DashboardSubscriptionList, DashboardTransactionList, DeveloperSubscriptionQuery, DeveloperTransactionQuery, StatsQuery, StatsView,
 } from '../../schemas/dashboard.ts'
 import { listRequestOf, listSubscriptionsPage, listTransactionsPage } from '../../services/dashboard-lists.ts'
+import { MonthCache } from '../../repositories/stats-read.ts'
 import { readDashboardStats } from '../../services/dashboard-stats.ts'
 
 /**
@@ -15,6 +16,8 @@ import { readDashboardStats } from '../../services/dashboard-stats.ts'
  * incrementally maintained stats rows only.
  */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
+  // This app's database only: the month rows it holds are named by key and xmin, which another database may repeat.
+  const months = new MonthCache()
   const common = { tags: ['payments'], security: [{ developer: [] }] }
 
   app.get('/subscriptions', {
@@ -40,7 +43,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (req) => {
     const developerId = developerOf(req).id
     if (req.query.project_id && !(await findOwnedProject(app.db, developerId, req.query.project_id))) throw notFound('project')
-    return readDashboardStats(app.db, { developerId, mode: modeOf(req.query), projectId: req.query.project_id, from: req.query.from, to: req.query.to })
+    return readDashboardStats(app.db, { developerId, mode: modeOf(req.query), projectId: req.query.project_id, from: req.query.from, to: req.query.to }, months)
   })
 }
 export default routes
