@@ -29,11 +29,14 @@ function databaseUrl (name: string): string {
 /** BENCH_READ_REUSE=1: keep a database an earlier run seeded with the same size (10 M takes minutes to seed). */
 const REUSE = process.env.BENCH_READ_REUSE === '1'
 
+/** Subscriptions seeded with `size` transactions: a tenth, and at least a full list page for every developer and mode. */
+const subscriptionsFor = (size: number): number => Math.max(1000, Math.round(size / 10))
+
 async function seededBefore (name: string, size: number): Promise<boolean> {
   const sql = postgres(databaseUrl(name), { max: 1, onnotice: () => {}, connect_timeout: 5 })
   try {
-    const [row] = await sql<Array<{ n: number }>>`select count(*)::int as n from transactions`
-    return row?.n === size
+    const [row] = await sql<Array<{ n: number, s: number }>>`select (select count(*)::int from transactions) as n, (select count(*)::int from subscriptions) as s`
+    return row?.n === size && row.s === subscriptionsFor(size)
   } catch {
     return false
   } finally {
@@ -67,7 +70,7 @@ async function serveSize (size: number): Promise<Served> {
     first = row ? { id: row.id, developerId: row.developer_id } : undefined
     console.log(`  reusing ${name} (${size} transactions, seeded by an earlier run)`)
   } else {
-    const seeded = await seedDatabase(database.db, { developers: 10, projects: 50, transactions: size, subscriptions: Math.max(100, Math.round(size / 10)), seed: 7, concurrency: 4, batchSize: 50_000 })
+    const seeded = await seedDatabase(database.db, { developers: 10, projects: 50, transactions: size, subscriptions: subscriptionsFor(size), seed: 7, concurrency: 4, batchSize: 50_000 })
     console.log(`  seeded ${size} transactions in ${(seeded.ms.total / 1000).toFixed(1)} s`)
     first = seeded.projects[0]
   }
@@ -124,7 +127,7 @@ async function measureRoute (served: Served[], route: string): Promise<Row[]> {
 }
 
 export async function dashboardReads (): Promise<void> {
-  console.log(`dashboard reads: per route ${SEQUENTIAL} sequential requests per size for p50/p99 (sizes taking turns), then ${SECONDS} s at ${CONNECTIONS} connections for req/s; in-process servers on PostgreSQL; sizes ${SIZES.join(', ')} transactions (subscriptions a tenth), 10 developers, 50 projects`)
+  console.log(`dashboard reads: per route ${SEQUENTIAL} sequential requests per size for p50/p99 (sizes taking turns), then ${SECONDS} s at ${CONNECTIONS} connections for req/s; in-process servers on PostgreSQL; sizes ${SIZES.join(', ')} transactions (subscriptions a tenth, at least 1,000 so every developer has a full page), 10 developers, 50 projects`)
   const served: Served[] = []
   const all: Row[] = []
   try {
