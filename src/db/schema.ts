@@ -204,6 +204,15 @@ export const statsDaily = pgTable('stats_daily', {
  * (migrations/0006), so every writer of stats_daily keeps it exact; never written by the service.
  */
 const dayArray = (name: string) => money(name).array().notNull()
+/** The counters of stats_daily, each as the 31 days of a month. */
+const dayArrays = () => ({
+  gross: dayArray('gross'),
+  refunded: dayArray('refunded'),
+  succeededCount: dayArray('succeeded_count'),
+  failedCount: dayArray('failed_count'),
+  newSubscriptions: dayArray('new_subscriptions'),
+  canceledSubscriptions: dayArray('canceled_subscriptions'),
+})
 export const statsMonthly = pgTable('stats_monthly', {
   developerId: varchar('developer_id', { length: 128 }).notNull(),
   mode: modeColumn(),
@@ -220,12 +229,7 @@ export const statsMonthly = pgTable('stats_monthly', {
   failedTotal: money('failed_total').notNull(),
   newTotal: money('new_total').notNull(),
   canceledTotal: money('canceled_total').notNull(),
-  gross: dayArray('gross'),
-  refunded: dayArray('refunded'),
-  succeededCount: dayArray('succeeded_count'),
-  failedCount: dayArray('failed_count'),
-  newSubscriptions: dayArray('new_subscriptions'),
-  canceledSubscriptions: dayArray('canceled_subscriptions'),
+  ...dayArrays(),
 }, (t) => [
   check('stats_monthly_mode_ck', sql`${t.mode} in ('test', 'live')`),
   primaryKey({ columns: [t.developerId, t.mode, t.month, t.projectId, t.currency, t.shard] }),
@@ -238,12 +242,7 @@ export const statsDeveloperMonthly = pgTable('stats_developer_monthly', {
   month: date('month', { mode: 'string' }).notNull(),
   currency: varchar('currency', { length: 3 }).notNull(),
   shard: smallint('shard').notNull(),
-  gross: dayArray('gross'),
-  refunded: dayArray('refunded'),
-  succeededCount: dayArray('succeeded_count'),
-  failedCount: dayArray('failed_count'),
-  newSubscriptions: dayArray('new_subscriptions'),
-  canceledSubscriptions: dayArray('canceled_subscriptions'),
+  ...dayArrays(),
 }, (t) => [
   check('stats_developer_monthly_mode_ck', sql`${t.mode} in ('test', 'live')`),
   primaryKey({ columns: [t.developerId, t.mode, t.month, t.currency, t.shard] }),

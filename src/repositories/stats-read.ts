@@ -11,9 +11,10 @@ import type { CurrentDelta, DailyDelta } from '../services/stats-contributions.t
  * or a thousand, so the read costs about the same on a new account and on a busy one.
  *
  * - The daily series comes as the month rows' day arrays, summed over shards and cut to the range
- *   here: stats_developer_monthly for the developer, stats_monthly for one project.
- * - The per-project totals are summed in SQL: a month inside the range adds its totals, the month
- *   of `from` and of `to` add the slice of their day arrays that lies in the range.
+ *   here: stats_developer_monthly for the developer, stats_monthly for one project. Rows this
+ *   instance already holds come back as their keys alone (MonthCache).
+ * - The per-project totals: a month the range covers whole adds its totals (summed in SQL); the
+ *   month of `from` or of `to`, when the range covers it in part, sends its days, summed here.
  * - Current subscriptions are stats_subscriptions summed over shards.
  * All are read from developer_id, the first column of every key, so they read the caller's rows only.
  */
@@ -75,8 +76,12 @@ function monthsOf (s: StatsScope) {
   }
 }
 
-/** `known`: the month rows of the series this instance holds, as `month|currency|shard@xmin` (see MonthCache); those come back without their days. */
-export function statsQuery (s: StatsScope, known: string[] = []): Fragment {
+/**
+ * `known`: the series' month rows this instance holds, `month|currency|shard` → xmin (see MonthCache);
+ * those come back without their days. A jsonb object, so each row's check is one keyed lookup
+ * however many rows are held (a scope of eight shards holds ~600 for two years).
+ */
+export function statsQuery (s: StatsScope, known: Record<string, string> = {}): Fragment {
   const { fm, tm, wholeFrom, wholeTo } = monthsOf(s)
   const project = s.projectId ? q` and project_id = ${s.projectId}::uuid` : empty
   const asked = s.projectId ? q` union select ${s.projectId}::uuid` : empty
@@ -103,7 +108,7 @@ export function statsQuery (s: StatsScope, known: string[] = []): Fragment {
     )
     select
       (select string_agg(concat('[', month - ${s.from}::date, ',', to_json(currency), ',', to_json(concat(month, '|', currency, '|', shard)), ',', to_json(xmin::text),
-          case when concat(month, '|', currency, '|', shard, '@', xmin) = any(${known}::text[]) then ']' else concat(',[', array_to_string(gross, ','), '],[',
+          case when ${JSON.stringify(known)}::jsonb ->> concat(month, '|', currency, '|', shard) = xmin::text then ']' else concat(',[', array_to_string(gross, ','), '],[',
             array_to_string(refunded, ','), '],[', array_to_string(succeeded_count, ','), '],[', array_to_string(failed_count, ','), '],[',
             array_to_string(new_subscriptions, ','), '],[', array_to_string(canceled_subscriptions, ','), ']]') end), ',')
         from ${series} where ${months}) as series,
@@ -123,12 +128,13 @@ const tuples = (raw: unknown): unknown[][] => jsonArray(raw).map((t) => (Array.i
  * A month row changes only by an update, which gives it a new xmin, so a row whose xmin is the one
  * held is the same row: the read names the rows it holds and the database sends the days only of
  * the others (in practice the current month). A two-year read then moves a few rows, not ~75 rows
- * of 186 numbers. Bounded (least recently read scopes go first); per instance, in memory.
+ * of 186 numbers. Bounded (least recently read scopes go first; 10,000 rows are about 16 MB); per
+ * instance, in memory.
  */
 export class MonthCache {
   private readonly scopes = new Map<string, Map<string, { xmin: string, days: Float64Array }>>()
   private size = 0
-  constructor (private readonly limit = 20_000) {}
+  constructor (private readonly limit = 10_000) {}
 
   /** The rows held for a scope (a snapshot: the map may change while the read is in flight). */
   held (scope: string): Map<string, { xmin: string, days: Float64Array }> {
@@ -241,7 +247,7 @@ function projectTotalsOf (whole: unknown, partial: unknown, days: number): Proje
 export async function readStats (db: Executor, s: StatsScope, cache: MonthCache): Promise<StatsRows> {
   const scope = `${s.developerId}|${s.mode}|${s.projectId ?? ''}`
   const held = cache.held(scope)
-  const known = [...held].map(([tag, { xmin }]) => `${tag}@${xmin}`)
+  const known = Object.fromEntries([...held].map(([tag, { xmin }]) => [tag, xmin]))
   const [row] = await runRows<{ series: unknown, project_totals: unknown, partial_months: unknown, current: unknown, names: unknown }>(db, statsQuery(s, known))
   return {
     daily: seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),

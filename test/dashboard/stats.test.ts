@@ -247,7 +247,8 @@ t.test('month rows held by the instance come back without their days, and a chan
   await readStats(app.db, scope, cache)
   const held = cache.held(`${dev.id}|test|`)
   t.equal(held.size, 2, 'two month rows held')
-  const [row] = await runRows<{ series: string }>(app.db, statsQuery(scope, [...held].map(([tag, { xmin }]) => `${tag}@${xmin}`)))
+  const known = Object.fromEntries([...held].map(([tag, { xmin }]) => [tag, xmin]))
+  const [row] = await runRows<{ series: string }>(app.db, statsQuery(scope, known))
   const rows = JSON.parse(`[${row?.series ?? ''}]`) as unknown[][]
   t.same(rows.map((r) => r.length), [4, 4], 'no days sent for rows held')
 
