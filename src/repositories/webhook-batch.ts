@@ -163,7 +163,12 @@ export async function writeBatch (db: Executor, writes: readonly BatchWrite[]): 
   }
   const events = writes.map((w) => w.record)
   const summed = [...deltas.values()].map(({ scope, deltas }) => ({ scope, delta: statsDiff(deltas, []) }))
+  // In one order across every writer (currency, month, then the month rows' other keys, then day), so two
+  // batches lock stats_daily rows and the month rows its trigger updates in the same order: no deadlock.
+  const orderKey = ({ scope, d }: { scope: StatsScope, d: StatsDelta['daily'][number] }) =>
+    `${d.currency}|${d.day.slice(0, 7)}|${scope.developerId}|${scope.mode}|${scope.shard}|${scope.projectId}|${d.day}`
   const dailyRows = summed.flatMap(({ scope, delta }) => delta.daily.map((d) => ({ scope, d })))
+    .map((r) => ({ ...r, key: orderKey(r) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
   const currentRows = summed.flatMap(({ scope, delta }) => delta.current.map((c) => ({ scope, c })))
   const tu = txUpdates.col((r) => r.w)
   const ti = txInserts.col((r) => r.w)

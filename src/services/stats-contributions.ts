@@ -124,7 +124,8 @@ export function statsDiff (plus: StatsDelta[], minus: StatsDelta[]): StatsDelta 
   const current = new Map<string, CurrentDelta>()
   const add = (d: StatsDelta, sign: 1 | -1) => {
     for (const e of d.daily) {
-      const key = `${e.day}|${e.currency}`
+      // Currency, then day: the month rows the stats_daily trigger updates are then locked in one order too.
+      const key = `${e.currency}|${e.day}`
       const acc = daily.get(key) ?? emptyDaily(e.day, e.currency)
       for (const f of dailyNumbers) acc[f] += sign * e[f]
       daily.set(key, acc)
