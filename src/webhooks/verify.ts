@@ -1,13 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type Stripe from 'stripe'
 import type { Mode } from '../lib/stripe.ts'
+import { eventObjectProblem } from './event-objects.ts'
 
 /** Stripe's default: a signed timestamp older than this is a replay. */
 export const WEBHOOK_TOLERANCE_SECONDS = 300
 
 export type VerifyFailure =
   | 'signature_missing' | 'signature_malformed' | 'signature_mismatch' | 'timestamp_out_of_tolerance'
-  | 'no_webhook_secret' | 'malformed_body' | 'livemode_mismatch'
+  | 'no_webhook_secret' | 'malformed_body' | 'livemode_mismatch' | 'malformed_event_object'
 
 export class WebhookVerificationError extends Error {
   constructor (readonly reason: VerifyFailure, detail: string) {
@@ -57,7 +58,8 @@ export interface Verified { event: VerifiedEvent, payload: string }
 
 /**
  * The only place that checks a webhook: signature over the raw bytes (every v1 against every secret,
- * in constant time), timestamp tolerance, then the JSON shape and `livemode` against the URL's mode.
+ * in constant time), timestamp tolerance, then the JSON shape, `livemode` against the URL's mode, and
+ * for a handled type the fields its handler reads from the object (event-objects.ts).
  */
 export function verifyWebhook (input: VerifyInput): Verified {
   const { rawBody, signatureHeader, secrets, mode } = input
@@ -91,6 +93,8 @@ export function verifyWebhook (input: VerifyInput): Verified {
   if (event.livemode !== (mode === 'live')) {
     fail('livemode_mismatch', `A ${event.livemode ? 'live' : 'test'}-mode event was sent to the ${mode} webhook URL`)
   }
+  const problem = eventObjectProblem(event.type, event.data.object)
+  if (problem) fail('malformed_event_object', problem)
   return { event, payload }
 }
 

@@ -23,20 +23,20 @@ t.test('the same event delivered concurrently is applied once', async (t) => {
 
 t.test('a handler that throws leaves nothing behind, answers 500 and is failed (not a duplicate) next time', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
-  // A subscription without items: the handler fails on it.
-  const event = fakeEvent('customer.subscription.updated', { id: 'sub_broken', object: 'subscription', status: 'active', customer: 'cus_1' })
+  // An invoice the project's Stripe account does not have: reading it (for its payment intent) fails.
+  const event = fakeEvent('invoice.paid', { id: 'in_not_at_stripe', object: 'invoice', total: 1200, currency: 'usd', customer: 'cus_1' })
   const body = JSON.stringify(event)
   const res = await postEvent(h.app, h.project.id, body, signed(body, h.secret))
   assertProblem(t, res, 500, 'webhook_processing_failed')
   t.notMatch(res.body, /TypeError|at .*\.ts/, 'no stack or internal error in the response')
-  t.equal(await countRows(h.app, 'subscriptions', { projectId: h.project.id }), 0)
+  t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 0)
   t.match(await eventStatuses(h.app, h.project.id), [{ id: event.id, status: 'failed', attempts: 1 }])
   const again = await postEvent(h.app, h.project.id, body, signed(body, h.secret))
   t.equal(again.statusCode, 500, 'processed again, not answered as a duplicate')
   t.match(await eventStatuses(h.app, h.project.id), [{ id: event.id, status: 'failed', attempts: 2 }])
   const list = await h.app.inject({ method: 'GET', url: `/api/v1/payments/stripe/projects/${h.project.id}/events?status=failed`, headers: h.dev.headers })
   t.equal(list.statusCode, 200)
-  t.match(list.json().data, [{ id: event.id, status: 'failed', attempts: 2, error: /TypeError/ }])
+  t.match(list.json().data, [{ id: event.id, status: 'failed', attempts: 2, error: /No such invoice/ }])
 })
 
 t.test('a database error mid-transaction answers 5xx, rolls back the event and its effects, and succeeds on retry', async (t) => {

@@ -33,6 +33,10 @@ t.test('rejected deliveries are 400 problem+json and store nothing', async (t) =
   const body = JSON.stringify(event)
   const live = JSON.stringify({ ...event, livemode: true })
   const now = Math.floor(Date.now() / 1000)
+  // Signed by the project's secret, but not what the handler reads: refused before anything is recorded.
+  const noItems = JSON.stringify(fakeEvent('customer.subscription.updated', { id: 'sub_broken', object: 'subscription', status: 'active', customer: 'cus_1', created: now }))
+  const notInvoice = JSON.stringify(fakeEvent('invoice.paid', { id: 'apply', object: 'prototype', amount: 5, currency: 'usd' }))
+  const noAmount = JSON.stringify(fakeEvent('payment_intent.succeeded', { id: 'pi_no_amount', object: 'payment_intent', currency: 'usd' }))
   const cases: Array<[string, string | Buffer, string | undefined, string]> = [
     ['livemode mismatch', live, signed(live, h.secret), 'livemode_mismatch'],
     // Well past the 300 s tolerance: the cases run over a second or more, so `now` moves (the exact edge is tested above with a fixed clock).
@@ -43,6 +47,9 @@ t.test('rejected deliveries are 400 problem+json and store nothing', async (t) =
     ['truncated body', body.slice(0, -5), signed(body, h.secret), 'signature_mismatch'],
     ['non-JSON body, correctly signed', 'not json at all', signed('not json at all', h.secret), 'malformed_body'],
     ['JSON that is not an event', '{"hello":"world"}', signed('{"hello":"world"}', h.secret), 'malformed_body'],
+    ['a subscription event without items, correctly signed', noItems, signed(noItems, h.secret), 'malformed_event_object'],
+    ['an invoice event whose object is no invoice, correctly signed', notInvoice, signed(notInvoice, h.secret), 'malformed_event_object'],
+    ['a payment intent event without an amount, correctly signed', noAmount, signed(noAmount, h.secret), 'malformed_event_object'],
     ['no signature header', body, undefined, 'signature_missing'],
     ['garbage signature header', body, 'nonsense', 'signature_malformed'],
   ]
