@@ -98,7 +98,9 @@ export async function serviceInstance (name: string, env: Record<string, string>
       child.stderr?.on('data', keep)
       child.once('exit', (code, signal) => {
         if (expected.has(child)) return
-        instance.exits.push(`exit ${code ?? signal ?? ''}: ${logs.slice(-3).join(' | ').slice(0, 1500)}`)
+        // The cause is logged before the shutdown's own lines: name it (server.ts logs 'closing after an error'), else the last error line.
+        const cause = logs.findLast((line) => line.includes('closing after an error')) ?? logs.findLast((line) => /"level":(5\d|6\d)/.test(line) || /^\S*Error\b/.test(line)) ?? ''
+        instance.exits.push(`exit ${code ?? signal ?? ''}: ${cause.slice(0, 1500)} … ${logs.slice(-3).join(' | ').slice(0, 1500)}`)
         // Like a process supervisor: start it again (bounded), so the run goes on; the test fails on any such exit.
         if (instance.exits.length <= 10) setTimeout(() => { instance.start().catch(() => {}) }, 300)
       })
