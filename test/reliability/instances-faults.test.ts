@@ -224,7 +224,7 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
   t.comment(printed)
 
   const exits = instances.flatMap((i) => i.exits.map((e) => `${i.name} ${e}`))
-  t.same(exits, [], 'no instance died on its own (postgres.js 3.4.9 nextWrite on a closed socket: porsager/postgres#1154, #1208)')
+  t.same(exits, [], 'no instance died on its own (postgres.js 3.4.9, patched: nextWrite on a closed socket, porsager/postgres#1154, #1208; the dropped type fetch, #1192)')
   t.equal(sent.clientErrors, 0, `no delivery answered 4xx ${sent.clientErrorSamples.join(' | ')}`)
   t.equal(sent.gaveUp, 0, 'every delivery eventually answered 2xx')
   t.equal(lost.length, 0, 'no event lost')
