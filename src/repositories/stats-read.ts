@@ -55,8 +55,10 @@ export interface StatsRows {
 }
 
 const MONTH_DAYS = 31
+/** A month row's six day arrays as JSON text, `[..],[..],…` in DAY_FIELDS order (parsed with the row it is part of). */
+const DAY_ARRAYS_JSON = raw(DAY_FIELDS.map((f) => `'[', array_to_string(${f}, ','), ']'`).join(`, ',', `))
 const DAY_MS = 86_400_000
-const daysBetween = (from: string, to: string): number => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
+export const daysBetween = (from: string, to: string): number => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
 
 const monthStart = (day: string): string => `${day.slice(0, 7)}-01`
 /** The first day of the month `delta` months after the one `day` is in. */
@@ -95,9 +97,7 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}): 
       from stats_monthly where ${months} and month between ${wholeFrom}::date and ${wholeTo}::date
       group by project_id, currency
     ), partial as (
-      select project_id, concat('[', to_json(project_id), ',', to_json(currency), ',', month - ${s.from}::date, ',[', array_to_string(gross, ','), '],[',
-          array_to_string(refunded, ','), '],[', array_to_string(succeeded_count, ','), '],[', array_to_string(failed_count, ','), '],[',
-          array_to_string(new_subscriptions, ','), '],[', array_to_string(canceled_subscriptions, ','), ']]') as days
+      select project_id, concat('[', to_json(project_id), ',', to_json(currency), ',', month - ${s.from}::date, ',', ${DAY_ARRAYS_JSON}, ']') as days
       from stats_monthly where ${months} and not month between ${wholeFrom}::date and ${wholeTo}::date
     ), c as (
       select project_id, currency, sum(active)::bigint as active, sum(trialing)::bigint as trialing, sum(past_due)::bigint as past_due,
@@ -108,9 +108,7 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}): 
     )
     select
       (select string_agg(concat('[', month - ${s.from}::date, ',', to_json(currency), ',', to_json(concat(month, '|', currency, '|', shard)), ',', to_json(xmin::text),
-          case when ${JSON.stringify(known)}::jsonb ->> concat(month, '|', currency, '|', shard) = xmin::text then ']' else concat(',[', array_to_string(gross, ','), '],[',
-            array_to_string(refunded, ','), '],[', array_to_string(succeeded_count, ','), '],[', array_to_string(failed_count, ','), '],[',
-            array_to_string(new_subscriptions, ','), '],[', array_to_string(canceled_subscriptions, ','), ']]') end), ',')
+          case when ${JSON.stringify(known)}::jsonb ->> concat(month, '|', currency, '|', shard) = xmin::text then ']' else concat(',', ${DAY_ARRAYS_JSON}, ']') end), ',')
         from ${series} where ${months}) as series,
       (select json_agg(json_build_array(project_id, currency, gross, refunded, succeeded_count, failed_count, moves)) from totals) as project_totals,
       (select string_agg(days, ',') from partial) as partial_months,
@@ -122,6 +120,14 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}): 
 const num = (v: unknown): number => Number(v ?? 0)
 const str = (v: unknown): string => String(v ?? '')
 const tuples = (raw: unknown): unknown[][] => jsonArray(raw).map((t) => (Array.isArray(t) ? t : []))
+/** Rows written by string_agg as `[…],[…]`: JSON.parse is the fastest exact reader (and throws on anything else). */
+const aggregatedRows = (raw: unknown): unknown[][] => {
+  const text = str(raw)
+  const rows: unknown = text === '' ? [] : JSON.parse(`[${text}]`)
+  return Array.isArray(rows) ? rows.filter((r): r is unknown[] => Array.isArray(r)) : []
+}
+/** The days of a month row that lie in the range: day i of the month is day `offset + i` of the range. */
+const inRange = (offset: number, days: number): [first: number, last: number] => [Math.max(0, -offset), Math.min(MONTH_DAYS, days - offset)]
 
 /**
  * The series' month rows as last read, by scope and `month|currency|shard`, with the row's `xmin`.
@@ -166,11 +172,8 @@ const FIELDS = DAY_FIELDS.length
  * month lacks (Feb 30) hold 0, so they add nothing to the next month's days they overlap.
  */
 function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, { xmin: string, days: Float64Array }>, cache: MonthCache): DailySeries[] {
-  const text = str(raw)
-  if (text === '') return []
-  const rows: unknown = JSON.parse(`[${text}]`)
   const sums = new Map<string, { values: Float64Array, nonZero: boolean }>()
-  for (const row of Array.isArray(rows) ? rows as unknown[][] : []) {
+  for (const row of aggregatedRows(raw)) {
     const offset = num(row[0])
     const currency = str(row[1])
     const tag = str(row[2])
@@ -187,10 +190,9 @@ function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, 
     const acc = sums.get(currency) ?? { values: new Float64Array(days * FIELDS), nonZero: false }
     sums.set(currency, acc)
     const values = acc.values
-    const first = Math.max(0, -offset) * FIELDS
-    const last = Math.min(MONTH_DAYS, days - offset) * FIELDS
+    const [first, last] = inRange(offset, days)
     const shift = offset * FIELDS
-    for (let i = first; i < last; i++) {
+    for (let i = first * FIELDS; i < last * FIELDS; i++) {
       const v = month[i] ?? 0
       if (v !== 0) {
         values[shift + i] = (values[shift + i] ?? 0) + v
@@ -221,13 +223,9 @@ function projectTotalsOf (whole: unknown, partial: unknown, days: number): Proje
     t.failedCount += num(failed)
     t.moves += num(moves)
   }
-  const text = str(partial)
-  const rows: unknown = text === '' ? [] : JSON.parse(`[${text}]`)
-  for (const [projectId, currency, offset, gross, refunded, succeeded, failed, added, canceled] of Array.isArray(rows) ? rows as unknown[][] : []) {
+  for (const [projectId, currency, offset, gross, refunded, succeeded, failed, added, canceled] of aggregatedRows(partial)) {
     const t = at(str(projectId), str(currency))
-    // The month's days within the range: day i of the month is day offset + i of the range.
-    const first = Math.max(0, -num(offset))
-    const last = Math.min(MONTH_DAYS, days - num(offset))
+    const [first, last] = inRange(num(offset), days)
     const sum = (v: unknown): number => {
       let total = 0
       if (Array.isArray(v)) for (let i = first; i < last; i++) total += num(v[i])

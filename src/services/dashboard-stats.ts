@@ -1,7 +1,7 @@
 import type { Executor } from '../db/client.ts'
 import { badRequest } from '../lib/errors.ts'
 import type { Mode } from '../lib/stripe.ts'
-import { DAY_FIELDS, MonthCache, readStats, type CurrentAggregate, type DailySeries, type ProjectTotal } from '../repositories/stats-read.ts'
+import { DAY_FIELDS, daysBetween, MonthCache, readStats, type CurrentAggregate, type DailySeries, type ProjectTotal } from '../repositories/stats-read.ts'
 
 /** Default window: the last 30 UTC days, today included. */
 export const DEFAULT_RANGE_DAYS = 30
@@ -129,7 +129,7 @@ export async function readDashboardStats (db: Executor, req: StatsRequest, month
   const { daily, projectTotals, current, names } = await readStats(db, { developerId: req.developerId, mode: req.mode, projectId: req.projectId, from, to }, months)
 
   const currencies = [...new Set([...daily.map((r) => r.currency), ...projectTotals.map((r) => r.currency), ...current.map((r) => r.currency)])].sort()
-  const days = Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS) + 1
+  const days = daysBetween(from, to) + 1
 
   const totalsBy = groupBy(projectTotals)
   const currentBy = groupBy(current)

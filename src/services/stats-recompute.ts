@@ -68,9 +68,11 @@ function expectedCurrent (scope: SQL): SQL {
     group by developer_id, project_id, mode, currency`
 }
 
-function storedDaily (scope: SQL): SQL {
-  return sql`select developer_id, project_id, mode, day, currency, ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f})::bigint as ${f}`).join(', '))}
-    from stats_daily where ${scope} group by developer_id, project_id, mode, day, currency`
+/** stats_daily summed over shards, per project; or over projects too (`''`), as stats_developer_monthly holds it. */
+function storedDaily (scope: SQL, perProject = true): SQL {
+  const project = sql.raw(perProject ? 'project_id' : `''`)
+  return sql`select developer_id, ${project} as project_id, mode, day, currency, ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f})::bigint as ${f}`).join(', '))}
+    from stats_daily where ${scope} group by 1, 2, 3, 4, 5`
 }
 
 function storedCurrent (scope: SQL): SQL {
@@ -86,12 +88,6 @@ function storedRollup (table: 'stats_monthly' | 'stats_developer_monthly', scope
     from ${sql.raw(table)}, generate_series(1, 31) i where ${scope}
     group by 1, 2, 3, 4, 5
     having ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f}[i]) <> 0`).join(' or '))}`
-}
-
-/** stats_daily summed over shards and projects: what stats_developer_monthly holds, by day. */
-function storedDailyByDeveloper (scope: SQL): SQL {
-  return sql`select developer_id, '' as project_id, mode, day, currency, ${sql.raw(DAILY_FIELDS.map((f) => `sum(${f})::bigint as ${f}`).join(', '))}
-    from stats_daily where ${scope} group by developer_id, mode, day, currency`
 }
 
 type Row = Record<string, unknown>
@@ -130,7 +126,7 @@ export async function recomputeStats (db: Db, options: { check?: boolean, projec
   const [sDaily, eDaily, sCurrent, eCurrent] = [await read(storedDaily(scope)), await read(expectedDaily(scope)), await read(storedCurrent(scope)), await read(expectedCurrent(scope))]
   const rollupDrift = [
     ...compare('stats_monthly', DAILY_FIELDS, dailyKey, await read(storedRollup('stats_monthly', scope)), sDaily),
-    ...compare('stats_developer_monthly', DAILY_FIELDS, dailyKey, await read(storedRollup('stats_developer_monthly', developerScope)), await read(storedDailyByDeveloper(developerScope))),
+    ...compare('stats_developer_monthly', DAILY_FIELDS, dailyKey, await read(storedRollup('stats_developer_monthly', developerScope)), await read(storedDaily(developerScope, false))),
   ]
   const drift = [
     ...compare('stats_daily', DAILY_FIELDS, dailyKey, sDaily, eDaily),
