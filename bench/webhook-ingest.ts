@@ -120,6 +120,13 @@ interface Run {
   label: string, events: number, distinct: number, seconds: number, rps: number, p50: number, p99: number, non2xx: number, errors: number, recorded: number,
   /** CPU microseconds per event: the service process (and of that in the kernel), and all of PostgreSQL. */
   serviceCpuUs: number, serviceSystemUs: number, postgresCpuUs: number, generatorCpuUs: number
+  /** Transactions the database committed per event (each batch's statement is one; so are the status lookups). */
+  commitsPerEvent: number
+}
+
+const commits = async (db: postgres.Sql): Promise<number> => {
+  const [row] = await db<Array<{ n: string }>>`select xact_commit::text as n from pg_stat_database where datname = current_database()`
+  return Number(row?.n ?? 0)
 }
 
 async function drive (label: string, urls: string[], events: Prepared[], distinct: number, projects: Array<{ id: string, secret: string }>, db: postgres.Sql, servicePids: number[]): Promise<Run> {
@@ -129,9 +136,13 @@ async function drive (label: string, urls: string[], events: Prepared[], distinc
     return { method: 'POST', path: `/api/v1/payments/stripe/webhooks/${project.id}/test`, body: e.body, headers: { 'content-type': 'application/json', 'stripe-signature': signatureHeader(project.secret, t, e.body) } }
   })
   const serviceTimes = () => servicePids.map(cpuTimes).reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }), { user: 0, system: 0 })
+  const commitsBefore = await commits(db)
   const cpuBefore = { service: serviceTimes(), postgres: postgresCpuSeconds(), generator: cpuSeconds(process.pid) }
   const result = await runLoad(urls, requests, CONNECTIONS)
   const cpuAfter = { service: serviceTimes(), postgres: postgresCpuSeconds(), generator: cpuSeconds(process.pid) }
+  // pg_stat_database is updated when a backend goes idle, at most every PGSTAT_MIN_INTERVAL (1 s).
+  await new Promise((resolve) => setTimeout(resolve, 1100))
+  const commitsAfter = await commits(db)
   const ids = [...new Set(events.map((e) => e.id))]
   const [row] = await db<Array<{ n: number }>>`select count(*)::int as n from webhook_events where id = any(${ids}) and status in ('processed', 'ignored')`
   const seconds = result.elapsedMs / 1000
@@ -143,6 +154,7 @@ async function drive (label: string, urls: string[], events: Prepared[], distinc
     serviceSystemUs: ((cpuAfter.service.system - cpuBefore.service.system) / requests.length) * 1e6,
     postgresCpuUs: ((cpuAfter.postgres - cpuBefore.postgres) / requests.length) * 1e6,
     generatorCpuUs: ((cpuAfter.generator - cpuBefore.generator) / requests.length) * 1e6,
+    commitsPerEvent: (commitsAfter - commitsBefore - 1) / requests.length,
   }
 }
 
@@ -240,7 +252,7 @@ export async function webhookIngest (): Promise<string[]> {
     runs.push(await drive(`${projects.length} projects, ${instances.length} instance${instances.length > 1 ? 's' : ''}`, all, spread.list, spread.distinct, projects, sql, pids))
     for (const r of runs) {
       say(`  ${r.label.padEnd(28)} ${r.rps.toFixed(0).padStart(6)} events/s (${(r.distinct / r.seconds).toFixed(0)} distinct persisted/s)  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  recorded ${r.recorded}/${r.distinct}${r.recorded === r.distinct ? '' : '  MISMATCH'}`)
-      say(`  ${''.padEnd(28)} CPU per event: service ${r.serviceCpuUs.toFixed(0)} µs (kernel ${r.serviceSystemUs.toFixed(0)} µs), PostgreSQL ${r.postgresCpuUs.toFixed(0)} µs, load generator and Stripe stub ${r.generatorCpuUs.toFixed(0)} µs`)
+      say(`  ${''.padEnd(28)} CPU per event: service ${r.serviceCpuUs.toFixed(0)} µs (kernel ${r.serviceSystemUs.toFixed(0)} µs), PostgreSQL ${r.postgresCpuUs.toFixed(0)} µs, load generator and Stripe stub ${r.generatorCpuUs.toFixed(0)} µs; ${r.commitsPerEvent.toFixed(3)} commits per event`)
     }
     say(`  invoice reads from the Stripe stub: ${stub.reads()}`)
 
