@@ -15,6 +15,8 @@ import type { CurrentDelta, DailyDelta } from '../services/stats-contributions.t
  *   instance already holds come back as their keys alone (MonthCache).
  * - The per-project totals: a month the range covers whole adds its totals (summed in SQL); the
  *   month of `from` or of `to`, when the range covers it in part, sends its days, summed here.
+ *   Developer-wide, the whole months' sums are held too (MonthCache.totals), named by a fingerprint
+ *   of the developer's month rows: the database sums the project rows again only when it differs.
  * - Current subscriptions are stats_subscriptions summed over shards.
  * All are read from developer_id, the first column of every key, so they read the caller's rows only.
  */
@@ -83,7 +85,7 @@ function monthsOf (s: StatsScope) {
  * those come back without their days. A jsonb object, so each row's check is one keyed lookup
  * however many rows are held (a scope of eight shards holds ~600 for two years).
  */
-export function statsQuery (s: StatsScope, known: Record<string, string> = {}): Fragment {
+export function statsQuery (s: StatsScope, known: Record<string, string> = {}, heldTotals?: HeldTotals): Fragment {
   const { fm, tm, wholeFrom, wholeTo } = monthsOf(s)
   const project = s.projectId ? q` and project_id = ${s.projectId}::uuid` : empty
   const asked = s.projectId ? q` union select ${s.projectId}::uuid` : empty
@@ -91,10 +93,20 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}): 
   const months = q`developer_id = ${s.developerId} and mode = ${s.mode}${project} and month between ${fm}::date and ${tm}::date`
   // A month the range covers whole adds its totals here; a month it covers in part (the first or the
   // last) sends its days, summed over the range in readStats (cheaper than slicing and unnesting here).
-  return q`with totals as (
+  // Every change of a project's month row changes the developer's row of that month, currency and
+  // shard in the same transaction (the trigger writes both, or neither for a change of nothing; the
+  // rebuild replaces both), and every change gives a row a new xmin. So while the developer rows of
+  // the whole months keep the xmins they had, the project rows' sums are the ones already held.
+  // (A project scope reads a few rows for its totals: nothing to spare there.)
+  const fingerprint = s.projectId
+    ? q`null::text`
+    : q`(select md5(string_agg(concat(month, '|', currency, '|', shard, '|', xmin), ',' order by month, currency, shard))
+        from stats_developer_monthly where developer_id = ${s.developerId} and mode = ${s.mode} and month between ${wholeFrom}::date and ${wholeTo}::date)`
+  return q`with fp as (select ${fingerprint} as v), totals as (
       select project_id, currency, sum(gross_total)::bigint as gross, sum(refunded_total)::bigint as refunded, sum(succeeded_total)::bigint as succeeded_count,
         sum(failed_total)::bigint as failed_count, sum(new_total + canceled_total)::bigint as moves
       from stats_monthly where ${months} and month between ${wholeFrom}::date and ${wholeTo}::date
+        and (select v from fp) is distinct from ${heldTotals?.fingerprint ?? ''}::text
       group by project_id, currency
     ), partial as (
       select project_id, concat('[', to_json(project_id), ',', to_json(currency), ',', month - ${s.from}::date, ',', ${DAY_ARRAYS_JSON}, ']') as days
@@ -106,7 +118,7 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}): 
       where developer_id = ${s.developerId} and mode = ${s.mode}${project}
       group by project_id, currency
     )
-    select
+    select (select v from fp) as whole_fingerprint,
       (select string_agg(concat('[', month - ${s.from}::date, ',', to_json(currency), ',', to_json(concat(month, '|', currency, '|', shard)), ',', to_json(xmin::text),
           case when ${JSON.stringify(known)}::jsonb ->> concat(month, '|', currency, '|', shard) = xmin::text then ']' else concat(',', ${DAY_ARRAYS_JSON}, ']') end), ',')
         from ${series} where ${months}) as series,
@@ -114,7 +126,8 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}): 
       (select string_agg(days, ',') from partial) as partial_months,
       (select json_agg(json_build_array(project_id, currency, active, trialing, past_due, canceled, incomplete, unpaid, paused, mrr)) from c) as current,
       (select json_agg(json_build_array(id, name)) from projects
-        where developer_id = ${s.developerId} and id in (select project_id from totals union select project_id from partial union select project_id from c${asked})) as names`
+        where developer_id = ${s.developerId} and id in (select project_id from totals union select project_id from partial union select project_id from c${asked}
+          union select unnest(${heldTotals?.projectIds ?? []}::uuid[]))) as names`
 }
 
 const num = (v: unknown): number => Number(v ?? 0)
@@ -129,6 +142,13 @@ const aggregatedRows = (raw: unknown): unknown[][] => {
 /** The days of a month row that lie in the range: day i of the month is day `offset + i` of the range. */
 const inRange = (offset: number, days: number): [first: number, last: number] => [Math.max(0, -offset), Math.min(MONTH_DAYS, days - offset)]
 
+/** Whole months' per-project sums as read, `[project, currency, gross, refunded, succeeded, failed, moves]`, and the developer rows' fingerprint then. */
+export interface HeldTotals {
+  fingerprint: string
+  rows: unknown[][]
+  projectIds: string[]
+}
+
 /**
  * The series' month rows as last read, by scope and `month|currency|shard`, with the row's `xmin`.
  * A month row changes only by an update, which gives it a new xmin, so a row whose xmin is the one
@@ -140,7 +160,27 @@ const inRange = (offset: number, days: number): [first: number, last: number] =>
 export class MonthCache {
   private readonly scopes = new Map<string, Map<string, { xmin: string, days: Float64Array }>>()
   private size = 0
-  constructor (private readonly limit = 10_000) {}
+  /** Developer-wide sums of whole months, by scope and months, with the fingerprint they were read at. */
+  private readonly sums = new Map<string, HeldTotals>()
+  constructor (private readonly limit = 10_000, private readonly totalsLimit = 1_000) {}
+
+  totals (key: string): HeldTotals | undefined {
+    const held = this.sums.get(key)
+    if (held) {
+      this.sums.delete(key)
+      this.sums.set(key, held)
+    }
+    return held
+  }
+
+  keepTotals (key: string, held: HeldTotals): void {
+    this.sums.delete(key)
+    this.sums.set(key, held)
+    for (const oldest of this.sums.keys()) {
+      if (this.sums.size <= this.totalsLimit) break
+      this.sums.delete(oldest)
+    }
+  }
 
   /** The rows held for a scope (a snapshot: the map may change while the read is in flight). */
   held (scope: string): Map<string, { xmin: string, days: Float64Array }> {
@@ -207,7 +247,7 @@ function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, 
  * Per project and currency: the whole months' totals plus the days of the partial months, keeping
  * those with anything in the range (a count or an amount; every day's counters are never negative).
  */
-function projectTotalsOf (whole: unknown, partial: unknown, days: number): ProjectTotal[] {
+function projectTotalsOf (whole: unknown[][], partial: unknown, days: number): ProjectTotal[] {
   const totals = new Map<string, ProjectTotal & { moves: number }>()
   const at = (projectId: string, currency: string) => {
     const key = `${projectId}|${currency}`
@@ -215,7 +255,7 @@ function projectTotalsOf (whole: unknown, partial: unknown, days: number): Proje
     totals.set(key, t)
     return t
   }
-  for (const [projectId, currency, gross, refunded, succeeded, failed, moves] of tuples(whole)) {
+  for (const [projectId, currency, gross, refunded, succeeded, failed, moves] of whole) {
     const t = at(str(projectId), str(currency))
     t.gross += num(gross)
     t.refunded += num(refunded)
@@ -246,10 +286,23 @@ export async function readStats (db: Executor, s: StatsScope, cache: MonthCache)
   const scope = `${s.developerId}|${s.mode}|${s.projectId ?? ''}`
   const held = cache.held(scope)
   const known = Object.fromEntries([...held].map(([tag, { xmin }]) => [tag, xmin]))
-  const [row] = await runRows<{ series: unknown, project_totals: unknown, partial_months: unknown, current: unknown, names: unknown }>(db, statsQuery(s, known))
+  const { wholeFrom, wholeTo } = monthsOf(s)
+  const totalsKey = `${scope}|${wholeFrom}|${wholeTo}`
+  const heldTotals = s.projectId ? undefined : cache.totals(totalsKey)
+  const [row] = await runRows<{ whole_fingerprint: string | null, series: unknown, project_totals: unknown, partial_months: unknown, current: unknown, names: unknown }>(
+    db, statsQuery(s, known, heldTotals))
+  // The same test the statement made: when it holds, the database left the whole months' sums to us.
+  const fingerprint = row?.whole_fingerprint ?? null
+  let whole: unknown[][]
+  if (heldTotals && fingerprint === heldTotals.fingerprint) {
+    whole = heldTotals.rows
+  } else {
+    whole = tuples(row?.project_totals)
+    if (fingerprint !== null && !s.projectId) cache.keepTotals(totalsKey, { fingerprint, rows: whole, projectIds: [...new Set(whole.map((t) => str(t[0])))] })
+  }
   return {
     daily: seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),
-    projectTotals: projectTotalsOf(row?.project_totals, row?.partial_months, daysBetween(s.from, s.to) + 1),
+    projectTotals: projectTotalsOf(whole, row?.partial_months, daysBetween(s.from, s.to) + 1),
     current: tuples(row?.current).map(([projectId, currency, active, trialing, pastDue, canceled, incomplete, unpaid, paused, mrr]) => ({
       projectId: str(projectId),
       currency: str(currency),

@@ -262,3 +262,58 @@ t.test('month rows held by the instance come back without their days, and a chan
   t.equal(small.held('scope0').size + small.held('scope1').size, 0, 'the least recently read scopes go first')
   t.equal(small.held('scope4').size, 1)
 })
+
+t.test('whole months\' per-project sums are held while the developer\'s month rows keep their xmin', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const a = await createProject(app, dev, 'A')
+  const b = await createProject(app, dev, 'B')
+  const put = async (project: string, day: string, gross: number) => app.db.execute(sql`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, succeeded_count)
+    values (${dev.id}, ${project}::uuid, 'test', ${day}::date, 'usd', 1, ${gross}, 1)
+    on conflict (developer_id, project_id, mode, day, currency, shard) do update set gross = stats_daily.gross + excluded.gross, succeeded_count = stats_daily.succeeded_count + 1`)
+  await put(a.id, '2024-01-10', 100)
+  await put(b.id, '2024-02-20', 200)
+  await put(a.id, '2024-03-15', 7)
+  // January and February whole, March in part.
+  const scope = { developerId: dev.id, mode: 'test' as const, from: '2024-01-01', to: '2024-03-20' }
+  const cache = new MonthCache()
+  const grossOf = (rows: Awaited<ReturnType<typeof readStats>>) =>
+    Object.fromEntries([...rows.projectTotals].map((p) => [rows.names.get(p.projectId) ?? '?', p.gross]))
+
+  t.same(grossOf(await readStats(app.db, scope, cache)), { A: 107, B: 200 })
+  const held = cache.totals(`${dev.id}|test||2024-01-01|2024-02-01`)
+  t.ok(held, 'the whole months\' sums are held')
+  t.same(held?.projectIds.sort(), [a.id, b.id].sort())
+
+  // Held and unchanged: the database leaves the project rows alone and still names their projects.
+  const [row] = await runRows<{ project_totals: unknown, whole_fingerprint: string, names: unknown }>(app.db, statsQuery(scope, {}, held))
+  t.equal(row?.whole_fingerprint, held?.fingerprint)
+  t.equal(row?.project_totals, null, 'no sums sent')
+  t.equal((row?.names as unknown[]).length, 2, 'both projects named')
+  t.same(grossOf(await readStats(app.db, scope, cache)), { A: 107, B: 200 }, 'the same answer from the sums held')
+
+  // The partial month changes nothing held; a whole month of either project does.
+  await put(a.id, '2024-03-16', 3)
+  t.same(grossOf(await readStats(app.db, scope, cache)), { A: 110, B: 200 })
+  t.equal(cache.totals(`${dev.id}|test||2024-01-01|2024-02-01`)?.fingerprint, held?.fingerprint, 'a change in the partial month keeps the fingerprint')
+  await put(b.id, '2024-01-31', 50)
+  t.same(grossOf(await readStats(app.db, scope, cache)), { A: 110, B: 250 }, 'a change to another project\'s whole month is read anew')
+  const before = cache.totals(`${dev.id}|test||2024-01-01|2024-02-01`)?.fingerprint
+  t.not(before, held?.fingerprint)
+
+  // The recompute's rebuild writes every row anew: read anew too.
+  await app.db.execute(sql`select stats_rollup_rebuild(${dev.id})`)
+  const [rebuilt] = await runRows<{ whole_fingerprint: string }>(app.db, statsQuery(scope))
+  t.not(rebuilt?.whole_fingerprint, before, 'a rebuild changes the fingerprint')
+  t.same(grossOf(await readStats(app.db, scope, cache)), { A: 110, B: 250 })
+
+  // One project's scope reads its few rows every time: nothing held.
+  const single = new MonthCache()
+  await readStats(app.db, { ...scope, projectId: a.id }, single)
+  t.equal(single.totals(`${dev.id}|test|${a.id}|2024-01-01|2024-02-01`), undefined)
+
+  const small = new MonthCache(10, 2)
+  for (let i = 0; i < 3; i++) small.keepTotals(`k${i}`, { fingerprint: 'f', rows: [], projectIds: [] })
+  t.equal(small.totals('k0'), undefined, 'the least recently read sums go first')
+  t.ok(small.totals('k2'))
+})
