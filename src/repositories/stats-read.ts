@@ -81,16 +81,22 @@ function monthsOf (s: StatsScope) {
 }
 
 /**
- * `known`: the series' month rows this instance holds, `month|currency|shard` → xmin (see MonthCache);
- * those come back without their days. A jsonb object, so each row's check is one keyed lookup
+ * `known`: the month rows this instance holds, `month|currency|shard` (the series') or
+ * `project|month|currency|shard` (a partial month's, per project) → xmin (see MonthCache); those
+ * come back without their days. A jsonb object, so each row's check is one keyed lookup
  * however many rows are held (a scope of eight shards holds ~600 for two years).
  */
 export function statsQuery (s: StatsScope, known: Record<string, string> = {}, heldTotals?: HeldTotals): Fragment {
   const { fm, tm, wholeFrom, wholeTo } = monthsOf(s)
+  const knownJson = JSON.stringify(known)
+  // The first and last months when the range covers them in part: as a list the index can look up,
+  // whatever plan the prepared statement settles on (a generic plan cannot split a NOT BETWEEN).
+  const partialMonths = [...new Set([fm, tm])].filter((m) => m < wholeFrom || m > wholeTo)
   const project = s.projectId ? q` and project_id = ${s.projectId}::uuid` : empty
   const asked = s.projectId ? q` union select ${s.projectId}::uuid` : empty
   const series = s.projectId ? raw('stats_monthly') : raw('stats_developer_monthly')
-  const months = q`developer_id = ${s.developerId} and mode = ${s.mode}${project} and month between ${fm}::date and ${tm}::date`
+  const owner = q`developer_id = ${s.developerId} and mode = ${s.mode}${project}`
+  const months = q`${owner} and month between ${fm}::date and ${tm}::date`
   // A month the range covers whole adds its totals here; a month it covers in part (the first or the
   // last) sends its days, summed over the range in readStats (cheaper than slicing and unnesting here).
   // Every change of a project's month row changes the developer's row of that month, currency and
@@ -109,8 +115,10 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}, h
         and (select v from fp) is distinct from ${heldTotals?.fingerprint ?? ''}::text
       group by project_id, currency
     ), partial as (
-      select project_id, concat('[', to_json(project_id), ',', to_json(currency), ',', month - ${s.from}::date, ',', ${DAY_ARRAYS_JSON}, ']') as days
-      from stats_monthly where ${months} and not month between ${wholeFrom}::date and ${wholeTo}::date
+      select project_id, concat('[', to_json(project_id), ',', to_json(currency), ',', month - ${s.from}::date, ',', to_json(tag), ',', to_json(xmin::text),
+          case when ${knownJson}::jsonb ->> tag = xmin::text then ']' else concat(',', ${DAY_ARRAYS_JSON}, ']') end) as days
+      from (select *, xmin, concat(project_id, '|', month, '|', currency, '|', shard) as tag from stats_monthly
+        where ${owner} and month = any(${partialMonths}::text[]::date[])) m
     ), c as (
       select project_id, currency, sum(active)::bigint as active, sum(trialing)::bigint as trialing, sum(past_due)::bigint as past_due,
         sum(canceled)::bigint as canceled, sum(incomplete)::bigint as incomplete, sum(unpaid)::bigint as unpaid, sum(paused)::bigint as paused, sum(mrr)::bigint as mrr
@@ -120,7 +128,7 @@ export function statsQuery (s: StatsScope, known: Record<string, string> = {}, h
     )
     select (select v from fp) as whole_fingerprint,
       (select string_agg(concat('[', month - ${s.from}::date, ',', to_json(currency), ',', to_json(concat(month, '|', currency, '|', shard)), ',', to_json(xmin::text),
-          case when ${JSON.stringify(known)}::jsonb ->> concat(month, '|', currency, '|', shard) = xmin::text then ']' else concat(',', ${DAY_ARRAYS_JSON}, ']') end), ',')
+          case when ${knownJson}::jsonb ->> concat(month, '|', currency, '|', shard) = xmin::text then ']' else concat(',', ${DAY_ARRAYS_JSON}, ']') end), ',')
         from ${series} where ${months}) as series,
       (select json_agg(json_build_array(project_id, currency, gross, refunded, succeeded_count, failed_count, moves)) from totals) as project_totals,
       (select string_agg(days, ',') from partial) as partial_months,
@@ -150,7 +158,8 @@ export interface HeldTotals {
 }
 
 /**
- * The series' month rows as last read, by scope and `month|currency|shard`, with the row's `xmin`.
+ * The month rows as last read, by scope and tag (`month|currency|shard` for the series,
+ * `project|month|currency|shard` for a partial month's per-project row), with the row's `xmin`.
  * A month row changes only by an update, which gives it a new xmin, so a row whose xmin is the one
  * held is the same row: the read names the rows it holds and the database sends the days only of
  * the others (in practice the current month). A two-year read then moves a few rows, not ~75 rows
@@ -207,6 +216,22 @@ export class MonthCache {
 const FIELDS = DAY_FIELDS.length
 
 /**
+ * A month row's days, day-major (`i * FIELDS + k` is counter k of day i + 1): its day arrays from
+ * `at` on when the database sent them (then held for next time), else the ones held.
+ */
+function monthDays (row: unknown[], at: number, tag: string, xmin: string, scope: string, held: Map<string, { xmin: string, days: Float64Array }>, cache: MonthCache): Float64Array {
+  const kept = held.get(tag)?.days
+  if (row.length <= at && kept) return kept
+  const month = new Float64Array(MONTH_DAYS * FIELDS)
+  for (let k = 0; k < FIELDS; k++) {
+    const counts = (row[at + k] ?? []) as number[]
+    for (let i = 0; i < MONTH_DAYS; i++) month[i * FIELDS + k] = counts[i] ?? 0
+  }
+  cache.keep(scope, tag, xmin, month)
+  return month
+}
+
+/**
  * The month rows of the series, `[days from \`from\` to the month's first day, currency, tag, xmin,
  * ...day arrays when not held]`, summed per currency into one dense array over the range. Slots a
  * month lacks (Feb 30) hold 0, so they add nothing to the next month's days they overlap.
@@ -218,15 +243,7 @@ function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, 
     const currency = str(row[1])
     const tag = str(row[2])
     const xmin = str(row[3])
-    let month = held.get(tag)?.days
-    if (row.length > 4 || !month) {
-      month = new Float64Array(MONTH_DAYS * FIELDS)
-      for (let k = 0; k < FIELDS; k++) {
-        const counts = (row[4 + k] ?? []) as number[]
-        for (let i = 0; i < MONTH_DAYS; i++) month[i * FIELDS + k] = counts[i] ?? 0
-      }
-      cache.keep(scope, tag, xmin, month)
-    }
+    const month = monthDays(row, 4, tag, xmin, scope, held, cache)
     const acc = sums.get(currency) ?? { values: new Float64Array(days * FIELDS), nonZero: false }
     sums.set(currency, acc)
     const values = acc.values
@@ -247,7 +264,7 @@ function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, 
  * Per project and currency: the whole months' totals plus the days of the partial months, keeping
  * those with anything in the range (a count or an amount; every day's counters are never negative).
  */
-function projectTotalsOf (whole: unknown[][], partial: unknown, days: number): ProjectTotal[] {
+function projectTotalsOf (whole: unknown[][], partial: unknown, days: number, scope: string, held: Map<string, { xmin: string, days: Float64Array }>, cache: MonthCache): ProjectTotal[] {
   const totals = new Map<string, ProjectTotal & { moves: number }>()
   const at = (projectId: string, currency: string) => {
     const key = `${projectId}|${currency}`
@@ -263,19 +280,18 @@ function projectTotalsOf (whole: unknown[][], partial: unknown, days: number): P
     t.failedCount += num(failed)
     t.moves += num(moves)
   }
-  for (const [projectId, currency, offset, gross, refunded, succeeded, failed, added, canceled] of aggregatedRows(partial)) {
-    const t = at(str(projectId), str(currency))
-    const [first, last] = inRange(num(offset), days)
-    const sum = (v: unknown): number => {
-      let total = 0
-      if (Array.isArray(v)) for (let i = first; i < last; i++) total += num(v[i])
-      return total
+  for (const row of aggregatedRows(partial)) {
+    const t = at(str(row[0]), str(row[1]))
+    const month = monthDays(row, 5, str(row[3]), str(row[4]), scope, held, cache)
+    const [first, last] = inRange(num(row[2]), days)
+    for (let i = first; i < last; i++) {
+      const d = i * FIELDS
+      t.gross += month[d] ?? 0
+      t.refunded += month[d + 1] ?? 0
+      t.succeededCount += month[d + 2] ?? 0
+      t.failedCount += month[d + 3] ?? 0
+      t.moves += (month[d + 4] ?? 0) + (month[d + 5] ?? 0)
     }
-    t.gross += sum(gross)
-    t.refunded += sum(refunded)
-    t.succeededCount += sum(succeeded)
-    t.failedCount += sum(failed)
-    t.moves += sum(added) + sum(canceled)
   }
   return [...totals.values()]
     .filter((t) => t.gross !== 0 || t.refunded !== 0 || t.succeededCount !== 0 || t.failedCount !== 0 || t.moves !== 0)
@@ -302,7 +318,7 @@ export async function readStats (db: Executor, s: StatsScope, cache: MonthCache)
   }
   return {
     daily: seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),
-    projectTotals: projectTotalsOf(whole, row?.partial_months, daysBetween(s.from, s.to) + 1),
+    projectTotals: projectTotalsOf(whole, row?.partial_months, daysBetween(s.from, s.to) + 1, scope, held, cache),
     current: tuples(row?.current).map(([projectId, currency, active, trialing, pastDue, canceled, incomplete, unpaid, paused, mrr]) => ({
       projectId: str(projectId),
       currency: str(currency),

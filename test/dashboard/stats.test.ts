@@ -285,11 +285,16 @@ t.test('whole months\' per-project sums are held while the developer\'s month ro
   t.ok(held, 'the whole months\' sums are held')
   t.same(held?.projectIds.sort(), [a.id, b.id].sort())
 
-  // Held and unchanged: the database leaves the project rows alone and still names their projects.
-  const [row] = await runRows<{ project_totals: unknown, whole_fingerprint: string, names: unknown }>(app.db, statsQuery(scope, {}, held))
+  // Held and unchanged: the database leaves the project rows alone and still names their projects;
+  // the partial month's project rows held come back as their keys.
+  const rowsHeld = cache.held(`${dev.id}|test|`)
+  t.ok(rowsHeld.has(`${a.id}|2024-03-01|usd|1`), 'the partial month\'s project row is held')
+  const known = Object.fromEntries([...rowsHeld].map(([tag, { xmin }]) => [tag, xmin]))
+  const [row] = await runRows<{ project_totals: unknown, whole_fingerprint: string, names: unknown, partial_months: string }>(app.db, statsQuery(scope, known, held))
   t.equal(row?.whole_fingerprint, held?.fingerprint)
   t.equal(row?.project_totals, null, 'no sums sent')
   t.equal((row?.names as unknown[]).length, 2, 'both projects named')
+  t.same((JSON.parse(`[${row?.partial_months ?? ''}]`) as unknown[][]).map((r) => r.length), [5], 'no days sent for the partial month\'s row held')
   t.same(grossOf(await readStats(app.db, scope, cache)), { A: 107, B: 200 }, 'the same answer from the sums held')
 
   // The partial month changes nothing held; a whole month of either project does.
