@@ -278,3 +278,13 @@ t.test('subscriptions created through the API list, filter and expand', async t 
   t.match(pi, /^pi_/)
   t.equal((await stripe.paymentIntents.retrieve(pi as string)).status, 'succeeded')
 })
+
+t.test('a failed request still names the caller\'s frames (patches/stripe+23.1.0.patch formats them only then)', async t => {
+  const { stripe } = await setup(t)
+  async function readMissingInvoiceHere () { return stripe.invoices.retrieve('in_missing') }
+  const err = await readMissingInvoiceHere().then(() => null, (e: unknown) => e)
+  t.ok(err instanceof Stripe.errors.StripeInvalidRequestError, 'a 404 from Stripe')
+  const stack = (err as Error).stack ?? ''
+  t.match(stack, /Originating from:/, 'the call site is attached')
+  t.match(stack.slice(stack.indexOf('Originating from:')), /readMissingInvoiceHere/, 'with the caller\'s function')
+})
