@@ -50,6 +50,11 @@ export interface CurrentAggregate extends CurrentDelta {
 
 export interface StatsRows {
   daily: DailySeries[]
+  /**
+   * Per month of the series (by its first day's offset from `from`), the tags and xmins of its rows:
+   * while this string is the same, so are that month's days (a month without rows has none here).
+   */
+  monthVersions: Map<number, string>
   projectTotals: ProjectTotal[]
   current: CurrentAggregate[]
   /** Names of the caller's projects among those above (and the filtered one). */
@@ -236,13 +241,18 @@ function monthDays (row: unknown[], at: number, tag: string, xmin: string, scope
  * ...day arrays when not held]`, summed per currency into one dense array over the range. Slots a
  * month lacks (Feb 30) hold 0, so they add nothing to the next month's days they overlap.
  */
-function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, { xmin: string, days: Float64Array }>, cache: MonthCache): DailySeries[] {
+function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, { xmin: string, days: Float64Array }>, cache: MonthCache):
+  Pick<StatsRows, 'daily' | 'monthVersions'> {
   const sums = new Map<string, { values: Float64Array, nonZero: boolean }>()
+  const versions = new Map<number, string[]>()
   for (const row of aggregatedRows(raw)) {
     const offset = num(row[0])
     const currency = str(row[1])
     const tag = str(row[2])
     const xmin = str(row[3])
+    const version = versions.get(offset)
+    if (version) version.push(`${tag}=${xmin}`)
+    else versions.set(offset, [`${tag}=${xmin}`])
     const month = monthDays(row, 4, tag, xmin, scope, held, cache)
     const acc = sums.get(currency) ?? { values: new Float64Array(days * FIELDS), nonZero: false }
     sums.set(currency, acc)
@@ -257,7 +267,10 @@ function seriesOf (raw: unknown, days: number, scope: string, held: Map<string, 
       }
     }
   }
-  return [...sums.entries()].filter(([, a]) => a.nonZero).map(([currency, a]) => ({ currency, values: a.values }))
+  return {
+    daily: [...sums.entries()].filter(([, a]) => a.nonZero).map(([currency, a]) => ({ currency, values: a.values })),
+    monthVersions: new Map([...versions].map(([offset, tags]) => [offset, tags.sort().join(',')])),
+  }
 }
 
 /**
@@ -317,7 +330,7 @@ export async function readStats (db: Executor, s: StatsScope, cache: MonthCache)
     if (fingerprint !== null && !s.projectId) cache.keepTotals(totalsKey, { fingerprint, rows: whole, projectIds: [...new Set(whole.map((t) => str(t[0])))] })
   }
   return {
-    daily: seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),
+    ...seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),
     projectTotals: projectTotalsOf(whole, row?.partial_months, daysBetween(s.from, s.to) + 1, scope, held, cache),
     current: tuples(row?.current).map(([projectId, currency, active, trialing, pastDue, canceled, incomplete, unpaid, paused, mrr]) => ({
       projectId: str(projectId),

@@ -1,7 +1,7 @@
 import type { Executor } from '../db/client.ts'
 import { badRequest } from '../lib/errors.ts'
 import type { Mode } from '../lib/stripe.ts'
-import { DAY_FIELDS, daysBetween, MonthCache, readStats, type CurrentAggregate, type DailySeries, type ProjectTotal } from '../repositories/stats-read.ts'
+import { DAY_FIELDS, daysBetween, MonthCache, readStats, type CurrentAggregate, type ProjectTotal, type StatsRows } from '../repositories/stats-read.ts'
 
 /** Default window: the last 30 UTC days, today included. */
 export const DEFAULT_RANGE_DAYS = 30
@@ -32,7 +32,6 @@ export function statsRange (query: { from?: string | undefined, to?: string | un
 interface Totals { currency: string, gross: number, refunded: number, net: number, succeeded_count: number, failed_count: number }
 interface SubscriptionCounts { active: number, trialing: number, past_due: number, canceled: number, incomplete: number, unpaid: number, paused: number }
 interface Mrr { currency: string, amount: number }
-interface DailyEntry { date: string, currency: string, gross: number, refunded: number, succeeded_count: number, failed_count: number, new_subscriptions: number, canceled_subscriptions: number }
 
 const byCurrency = <T extends { currency: string }>(a: T, b: T) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0)
 const emptyCounts = (): SubscriptionCounts => ({ active: 0, trialing: 0, past_due: 0, canceled: 0, incomplete: 0, unpaid: 0, paused: 0 })
@@ -85,26 +84,83 @@ function datesFrom (from: string, count: number): string[] {
   return dates
 }
 
-/** Every day of [from, to] × every currency, date-major, zero-filled, from each currency's dense series (see DAY_FIELDS). */
-function dailySeries (from: string, days: number, currencies: string[], daily: DailySeries[]): DailyEntry[] {
-  const width = currencies.length
-  const series = new Array<DailyEntry>(days * width)
-  const none = new Float64Array(days * STRIDE)
-  const columns = currencies.map((c) => daily.find((d) => d.currency === c)?.values ?? none)
-  const dates = datesFrom(from, days)
-  for (let day = 0, at = 0; day < days; day++) {
-    const date = dates[day] ?? ''
-    const i = day * STRIDE
-    for (let column = 0; column < width; column++, at++) {
-      const v = columns[column] ?? none
-      series[at] = {
-        date, currency: currencies[column] ?? '',
-        gross: v[i] ?? 0, refunded: v[i + 1] ?? 0, succeeded_count: v[i + 2] ?? 0, failed_count: v[i + 3] ?? 0,
-        new_subscriptions: v[i + 4] ?? 0, canceled_subscriptions: v[i + 5] ?? 0,
-      }
+/**
+ * The JSON text of each month of a daily series already written, by scope, first and last date and
+ * currencies, with the version of the month rows it was written from (StatsRows.monthVersions): a
+ * closed month is written once and then reused while its rows keep their xmin. Bounded by the
+ * characters held (least recently used go first), per instance.
+ */
+export class DailyTextCache {
+  private readonly texts = new Map<string, { version: string, text: string }>()
+  private chars = 0
+  constructor (private readonly limit = 16_000_000) {}
+
+  get (key: string, version: string): string | undefined {
+    const held = this.texts.get(key)
+    if (held?.version !== version) return undefined
+    this.texts.delete(key)
+    this.texts.set(key, held)
+    return held.text
+  }
+
+  set (key: string, version: string, text: string): void {
+    const old = this.texts.get(key)
+    if (old) {
+      this.chars -= old.text.length
+      this.texts.delete(key)
+    }
+    this.texts.set(key, { version, text })
+    this.chars += text.length
+    for (const [oldest, evicted] of this.texts) {
+      if (this.chars <= this.limit) break
+      this.chars -= evicted.text.length
+      this.texts.delete(oldest)
     }
   }
-  return series
+}
+
+/** Days in the month of a YYYY-MM-DD date. */
+const monthLength = (date: string): number => new Date(Date.UTC(Number(date.slice(0, 4)), Number(date.slice(5, 7)), 0)).getUTCDate()
+
+/**
+ * The daily series as the JSON text of its entries (without the brackets): every day of [from, to]
+ * × every currency, date-major, zero-filled, from each currency's dense series (see DAY_FIELDS);
+ * the keys in the order of StatsView's schema, as its serializer writes them. Month by month, each
+ * reused from `texts` while the month's rows are unchanged: most of a long range is closed months,
+ * and writing their numbers was most of the response's cost.
+ */
+function dailyJson (scope: string, from: string, days: number, currencies: string[], rows: Pick<StatsRows, 'daily' | 'monthVersions'>, texts: DailyTextCache): string {
+  const width = currencies.length
+  if (width === 0) return ''
+  const none = new Float64Array(days * STRIDE)
+  const columns = currencies.map((c) => rows.daily.find((d) => d.currency === c)?.values ?? none)
+  const quoted = currencies.map((c) => JSON.stringify(c))
+  const dates = datesFrom(from, days)
+  const months: string[] = []
+  for (let first = 0; first < days;) {
+    const date = dates[first] ?? ''
+    const monthOffset = first - (Number(date.slice(8, 10)) - 1)
+    const end = Math.min(days, monthOffset + monthLength(date))
+    const key = `${scope}|${date}|${dates[end - 1] ?? ''}|${currencies.join(',')}`
+    const version = rows.monthVersions.get(monthOffset) ?? ''
+    let text = texts.get(key, version)
+    if (text === undefined) {
+      const entries: string[] = []
+      for (let day = first; day < end; day++) {
+        const i = day * STRIDE
+        for (let column = 0; column < width; column++) {
+          const v = columns[column] ?? none
+          entries.push(`{"date":"${dates[day] ?? ''}","currency":${quoted[column] ?? '""'},"gross":${v[i] ?? 0},"refunded":${v[i + 1] ?? 0},` +
+            `"succeeded_count":${v[i + 2] ?? 0},"failed_count":${v[i + 3] ?? 0},"new_subscriptions":${v[i + 4] ?? 0},"canceled_subscriptions":${v[i + 5] ?? 0}}`)
+        }
+      }
+      text = entries.join(',')
+      texts.set(key, version, text)
+    }
+    months.push(text)
+    first = end
+  }
+  return months.join(',')
 }
 
 const groupBy = <T extends { projectId: string }>(rows: T[]): Map<string, T[]> => {
@@ -119,16 +175,21 @@ const groupBy = <T extends { projectId: string }>(rows: T[]): Map<string, T[]> =
 
 export interface StatsRequest { developerId: string, mode: Mode, projectId?: string | undefined, from?: string | undefined, to?: string | undefined }
 
+/** What the stats read keeps per instance: month rows and sums (MonthCache) and written months (DailyTextCache). */
+export interface StatsCaches { months: MonthCache, texts: DailyTextCache }
+export const statsCaches = (): StatsCaches => ({ months: new MonthCache(), texts: new DailyTextCache() })
+
 /**
  * The dashboard's stats, from the stats rows only. `daily` has one entry per day of the range and
  * per currency that the range or the current subscriptions involve, zero-filled; `projects` lists
  * every project with money in the range or subscriptions now (and the filtered project always).
+ * The view comes with `daily` empty and the series as JSON text in `dailyJson` (statsJson joins them).
  */
-export async function readDashboardStats (db: Executor, req: StatsRequest, months = new MonthCache(), now = new Date()) {
+export async function readDashboardStats (db: Executor, req: StatsRequest, caches = statsCaches(), now = new Date()) {
   const { from, to } = statsRange(req, now)
-  const { daily, projectTotals, current, names } = await readStats(db, { developerId: req.developerId, mode: req.mode, projectId: req.projectId, from, to }, months)
-
-  const currencies = [...new Set([...daily.map((r) => r.currency), ...projectTotals.map((r) => r.currency), ...current.map((r) => r.currency)])].sort()
+  const rows = await readStats(db, { developerId: req.developerId, mode: req.mode, projectId: req.projectId, from, to }, caches.months)
+  const { projectTotals, current, names } = rows
+  const currencies = [...new Set([...rows.daily.map((r) => r.currency), ...projectTotals.map((r) => r.currency), ...current.map((r) => r.currency)])].sort()
   const days = daysBetween(from, to) + 1
 
   const totalsBy = groupBy(projectTotals)
@@ -142,14 +203,21 @@ export async function readDashboardStats (db: Executor, req: StatsRequest, month
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.project_id < b.project_id ? -1 : 1))
 
-  return {
+  const view = {
     mode: req.mode,
     from,
     to,
     totals: totalsOf(projectTotals),
     subscriptions: countsOf(current),
     mrr: mrrOf(current),
-    daily: dailySeries(from, days, currencies, daily),
+    daily: [] as never[],
     projects,
   }
+  return { view, dailyJson: dailyJson(`${req.developerId}|${req.mode}|${req.projectId ?? ''}`, from, days, currencies, rows, caches.texts) }
+}
+
+/** The response text: `serialize` (the route's schema serializer) writes the view, and the series goes in its place. */
+export function statsJson (serialize: (view: unknown) => string, stats: { view: unknown, dailyJson: string }): string {
+  // `"daily":[]` can only be the view's own key: inside a JSON string every quote is escaped.
+  return serialize(stats.view).replace('"daily":[]', () => `"daily":[${stats.dailyJson}]`)
 }

@@ -3,6 +3,10 @@ import { sql } from 'drizzle-orm'
 import { runRows } from '../../src/db/statement.ts'
 import { MonthCache, readStats, statsQuery } from '../../src/repositories/stats-read.ts'
 import { recomputeStats } from '../../src/services/stats-recompute.ts'
+import { DailyTextCache } from '../../src/services/dashboard-stats.ts'
+import { StatsView } from '../../src/schemas/dashboard.ts'
+import Ajv from 'ajv'
+import addFormats from 'ajv-formats'
 import { assertProblem, buildTestApp, createProject, newDeveloper } from '../helpers/app.ts'
 import { daysAgo, expectedTotals, get, insertSubscription, insertTransaction, today } from '../helpers/dashboard.ts'
 
@@ -321,4 +325,50 @@ t.test('whole months\' per-project sums are held while the developer\'s month ro
   for (let i = 0; i < 3; i++) small.keepTotals(`k${i}`, { fingerprint: 'f', rows: [], projectIds: [] })
   t.equal(small.totals('k0'), undefined, 'the least recently read sums go first')
   t.ok(small.totals('k2'))
+})
+
+t.test('the daily series is written month by month and reused while the month\'s rows are unchanged: the same text as the schema describes', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const a = await createProject(app, dev, 'A "quoted" \\ name')
+  const put = async (day: string, currency: string, gross: number) => app.db.execute(sql`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, gross, succeeded_count, new_subscriptions)
+    values (${dev.id}, ${a.id}::uuid, 'test', ${day}::date, ${currency}, 2, ${gross}, 1, 1)
+    on conflict (developer_id, project_id, mode, day, currency, shard) do update set gross = stats_daily.gross + excluded.gross, succeeded_count = stats_daily.succeeded_count + 1`)
+  await put('2024-01-31', 'usd', 9_007_199_254)
+  await put('2024-02-29', 'jpy', 500)
+  await put('2024-03-01', 'usd', 1)
+  const range = { from: '2024-01-15', to: '2024-03-02' }
+  const first = await get(app, dev, STATS, range)
+  t.equal(first.statusCode, 200)
+  t.match(first.headers['content-type'], /^application\/json/)
+  const body = first.json<Stats>()
+  const validate = addFormats.default(new Ajv.default({ strict: false, allErrors: true })).compile(StatsView)
+  t.ok(validate(body), `the response matches StatsView ${JSON.stringify(validate.errors?.slice(0, 3))}`)
+  t.equal(first.body, JSON.stringify(body), 'compact JSON, nothing but what it parses to')
+  const itemKeys = Object.keys((StatsView.properties.daily.items as { properties: object }).properties)
+  t.ok(body.daily.every((d) => JSON.stringify(Object.keys(d)) === JSON.stringify(itemKeys)), 'every entry\'s keys in the schema\'s order')
+  t.equal(body.daily.length, 48 * 2, 'every day × jpy and usd')
+  t.same(body.daily.filter((d) => d.gross !== 0).map((d) => [d.date, d.currency, d.gross]), [['2024-01-31', 'usd', 9_007_199_254], ['2024-02-29', 'jpy', 500], ['2024-03-01', 'usd', 1]])
+  t.equal(body.projects[0]?.name, 'A "quoted" \\ name')
+
+  const again = await get(app, dev, STATS, range)
+  t.equal(again.body, first.body, 'the same text from the months held')
+  // A change to February: only its days are written anew, and they show it.
+  await put('2024-02-10', 'usd', 70)
+  const changed = (await get(app, dev, STATS, range)).json<Stats>()
+  t.same(changed.daily.filter((d) => d.gross !== 0).map((d) => [d.date, d.currency, d.gross]),
+    [['2024-01-31', 'usd', 9_007_199_254], ['2024-02-10', 'usd', 70], ['2024-02-29', 'jpy', 500], ['2024-03-01', 'usd', 1]])
+  // A new currency changes every month's entries.
+  await put('2024-01-20', 'eur', 3)
+  const widened = (await get(app, dev, STATS, range)).json<Stats>()
+  t.equal(widened.daily.length, 48 * 3)
+  t.same(widened.daily.filter((d) => d.date === '2024-01-15').map((d) => d.currency), ['eur', 'jpy', 'usd'])
+
+  const texts = new DailyTextCache(10)
+  texts.set('a', 'v1', '12345')
+  t.equal(texts.get('a', 'v2'), undefined, 'another version is not the text held')
+  t.equal(texts.get('a', 'v1'), '12345')
+  texts.set('b', 'v1', '123456')
+  t.equal(texts.get('a', 'v1'), undefined, 'beyond the characters allowed, the least recently used goes')
+  t.equal(texts.get('b', 'v1'), '123456')
 })

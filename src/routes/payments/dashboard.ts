@@ -1,4 +1,4 @@
-import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, Static } from '@fastify/type-provider-typebox'
 import { developerOf } from '../../plugins/auth.ts'
 import { notFound } from '../../lib/errors.ts'
 import { findOwnedProject } from '../../repositories/projects.ts'
@@ -7,8 +7,7 @@ import {
   DashboardSubscriptionList, DashboardTransactionList, DeveloperSubscriptionQuery, DeveloperTransactionQuery, StatsQuery, StatsView,
 } from '../../schemas/dashboard.ts'
 import { listRequestOf, listSubscriptionsPage, listTransactionsPage } from '../../services/dashboard-lists.ts'
-import { MonthCache } from '../../repositories/stats-read.ts'
-import { readDashboardStats } from '../../services/dashboard-stats.ts'
+import { readDashboardStats, statsCaches, statsJson } from '../../services/dashboard-stats.ts'
 
 /**
  * The developer dashboard across all of the caller's projects (registered inside routes/payments,
@@ -16,8 +15,8 @@ import { readDashboardStats } from '../../services/dashboard-stats.ts'
  * incrementally maintained stats rows only.
  */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
-  // This app's database only: the month rows it holds are named by key and xmin, which another database may repeat.
-  const months = new MonthCache()
+  // This app's database only: the month rows and texts it holds are named by key and xmin, which another database may repeat.
+  const caches = statsCaches()
   const common = { tags: ['payments'], security: [{ developer: [] }] }
 
   app.get('/subscriptions', {
@@ -40,10 +39,14 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Totals per currency, subscriptions by status, MRR, a zero-filled daily series and a per-project breakdown',
       querystring: StatsQuery, response: { 200: StatsView, ...problems(400, 401, 404) },
     },
-  }, async (req) => {
+  }, async (req, reply) => {
     const developerId = developerOf(req).id
     if (req.query.project_id && !(await findOwnedProject(app.db, developerId, req.query.project_id))) throw notFound('project')
-    return readDashboardStats(app.db, { developerId, mode: modeOf(req.query), projectId: req.query.project_id, from: req.query.from, to: req.query.to }, months)
+    const stats = await readDashboardStats(app.db, { developerId, mode: modeOf(req.query), projectId: req.query.project_id, from: req.query.from, to: req.query.to }, caches)
+    // The schema's serializer writes the view; the daily series arrives written (months held, see DailyTextCache).
+    // A string with a JSON content type is sent as it is: the cast only tells the type provider so.
+    const text = statsJson((view) => String(reply.serialize(view)), stats)
+    return reply.type('application/json; charset=utf-8').send(text as unknown as Static<typeof StatsView>)
   })
 }
 export default routes
