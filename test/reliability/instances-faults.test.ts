@@ -78,7 +78,7 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
     if (res.status !== expect) throw new Error(`${method} ${path}: ${res.status} ${text}`)
     return JSON.parse(text) as Record<string, unknown>
   }
-  const refApi = async (method: 'POST' | 'PUT', path: string, body: unknown): Promise<Record<string, unknown>> => {
+  const refApi = async (method: 'GET' | 'POST' | 'PUT', path: string, body: unknown): Promise<Record<string, unknown>> => {
     const res = await ref.app.inject({ method, url: `/api/v1${path}`, headers, payload: JSON.stringify(body) })
     responses.push(res.body)
     if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body}`)
@@ -136,6 +136,34 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
   }
   shuffle(deliveries, random)
 
+  // The developer's dashboard stats, read from every instance while the events arrive (so each holds
+  // month rows, sums and texts that the load then changes) and once more at the end, when they must
+  // equal the in-order reference's. The range ends on the last day of the history's last month, so
+  // that month counts as whole: its per-project sums are held by the developer rows' fingerprint.
+  const [span] = await queryRows<{ last: string }>(ref.app.db, sql`select coalesce(max(day), current_date)::text as last from stats_daily`)
+  const lastDay = new Date(Date.parse(`${(span?.last ?? '').slice(0, 7)}-01T00:00:00Z`))
+  lastDay.setUTCMonth(lastDay.getUTCMonth() + 1, 0)
+  const firstDay = new Date(lastDay)
+  firstDay.setUTCMonth(firstDay.getUTCMonth() - 11, 1)
+  const statsPath = `/payments/stats?test_mode=true&from=${firstDay.toISOString().slice(0, 10)}&to=${lastDay.toISOString().slice(0, 10)}`
+  const dashboard = (stats: Record<string, unknown>) => ({
+    ...stats,
+    projects: (stats.projects as Array<Record<string, unknown>>).map(({ project_id: _id, ...rest }) => rest),
+  })
+  const expectedStats = dashboard(await refApi('GET', statsPath, undefined))
+  let reading = true
+  let dashboardReads = 0
+  const readDashboards = async () => {
+    while (reading) {
+      for (const instance of instances) {
+        const res = await fetch(`${instance.url}/api/v1${statsPath}`, { headers }).catch(() => undefined)
+        if (res) { await res.arrayBuffer(); dashboardReads++ }
+      }
+      await sleep(100)
+    }
+  }
+  const dashboardReader = readDashboards()
+
   const counters = newCounters(deliveries.length)
   const faults: string[] = []
   const progress = async (fraction: number) => {
@@ -171,6 +199,8 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
     injectFaults(),
   ])
   const loadMs = Date.now() - loadStarted
+  reading = false
+  await dashboardReader
 
   // What the database says.
   const recorded = await queryRows<{ project_id: string, id: string, status: string, attempts: number }>(observer.app.db, sql`select project_id::text as project_id, id, status, attempts from webhook_events`)
@@ -234,6 +264,10 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
   t.equal(differing, 0, 'every project equals the in-order result')
   t.same(drift, [], 'stats equal stats:recompute')
   t.same(refDrift, [], 'the in-order reference equals stats:recompute too')
+  t.ok(dashboardReads > 0, `${dashboardReads} dashboard reads during the load (${statsPath})`)
+  for (const instance of instances) {
+    t.same(dashboard(await api(instance.url, 'GET', statsPath, undefined, 200)), expectedStats, `${instance.name}: the dashboard equals the in-order one, whatever it held from reads during the load`)
+  }
   t.ok(faults.some((f) => f.startsWith('SIGKILL')) && faults.some((f) => f.startsWith('pg_terminate')), 'faults were injected')
 
   // Secrets: no log line of any instance or app and no response body carries a key or signing secret.
