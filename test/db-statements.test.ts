@@ -42,3 +42,20 @@ t.test('the embedded database has planner statistics right after migrating (it r
   const [row] = await runRows<{ analyzed: number }>(database.db, q`select count(*)::int as analyzed from pg_class where relname in ('webhook_events', 'transactions', 'subscriptions') and reltuples >= 0`)
   t.equal(row?.analyzed, 3, 'reltuples is no longer -1 (never analyzed)')
 })
+
+t.test('webhook payloads are compressed with lz4 on a server that has it (migration 0007), and read back as stored', async (t) => {
+  const { database } = await testDatabase()
+  const [setting] = await runRows<{ method: string }>(database.db, q`select attcompression::text as method from pg_attribute where attrelid = 'webhook_events'::regclass and attname = 'payload'`)
+  const [lz4] = await runRows<{ available: boolean }>(database.db,
+    q`select 'lz4' = any(enumvals) as available from pg_settings where name = 'default_toast_compression'`)
+  if (database.kind === 'postgres' && lz4?.available) t.equal(setting?.method, 'l', 'lz4 on this server')
+  else t.equal(setting?.method, '', `the server's default (${database.kind}, no lz4)`)
+  const payload = JSON.stringify({ id: 'evt_lz4', data: { object: { lines: Array.from({ length: 60 }, (_, i) => ({ id: `il_${i}`, description: `line ${i}`, amount: i * 100 })) } } })
+  const [project] = await runRows<{ id: string }>(database.db, q`insert into projects (developer_id, name, end_user_secret) values ('dev_lz4', 'lz4', 'sealed') returning id`)
+  await runRows(database.db, q`insert into webhook_events (project_id, mode, id, type, status, event_created, payload)
+    values (${project?.id}::uuid, 'test', 'evt_lz4', 'invoice.paid', 'processed', 1, ${payload})`)
+  const [row] = await runRows<{ payload: string, method: string | null }>(database.db,
+    q`select payload, pg_column_compression(payload) as method from webhook_events where project_id = ${project?.id}::uuid and id = 'evt_lz4'`)
+  t.equal(row?.payload, payload, 'the payload reads back byte for byte')
+  t.equal(row?.method, setting?.method === 'l' ? 'lz4' : 'pglz', 'stored compressed with the column\'s method')
+})
