@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import type { Executor } from '../db/client.ts'
 import { jsonArray } from '../db/client.ts'
 import { empty, q, raw, runRows, type Fragment } from '../db/statement.ts'
@@ -172,49 +173,33 @@ export interface HeldTotals {
  * instance, in memory.
  */
 export class MonthCache {
-  private readonly scopes = new Map<string, Map<string, { xmin: string, days: Float64Array }>>()
-  private size = 0
+  /** Rows by scope; a scope weighs its number of rows. */
+  private readonly scopes: LRUCache<string, Map<string, { xmin: string, days: Float64Array }>>
   /** Developer-wide sums of whole months, by scope and months, with the fingerprint they were read at. */
-  private readonly sums = new Map<string, HeldTotals>()
-  constructor (private readonly limit = 10_000, private readonly totalsLimit = 1_000) {}
+  private readonly sums: LRUCache<string, HeldTotals>
+  constructor (limit = 10_000, totalsLimit = 1_000) {
+    this.scopes = new LRUCache({ maxSize: limit, sizeCalculation: (rows) => Math.max(1, rows.size) })
+    this.sums = new LRUCache({ max: totalsLimit })
+  }
 
   totals (key: string): HeldTotals | undefined {
-    const held = this.sums.get(key)
-    if (held) {
-      this.sums.delete(key)
-      this.sums.set(key, held)
-    }
-    return held
+    return this.sums.get(key)
   }
 
   keepTotals (key: string, held: HeldTotals): void {
-    this.sums.delete(key)
     this.sums.set(key, held)
-    for (const oldest of this.sums.keys()) {
-      if (this.sums.size <= this.totalsLimit) break
-      this.sums.delete(oldest)
-    }
   }
 
   /** The rows held for a scope (a snapshot: the map may change while the read is in flight). */
   held (scope: string): Map<string, { xmin: string, days: Float64Array }> {
-    const rows = this.scopes.get(scope)
-    if (!rows) return new Map()
-    this.scopes.delete(scope)
-    this.scopes.set(scope, rows)
-    return new Map(rows)
+    return new Map(this.scopes.get(scope))
   }
 
   keep (scope: string, tag: string, xmin: string, days: Float64Array): void {
-    let rows = this.scopes.get(scope)
-    if (!rows) this.scopes.set(scope, rows = new Map())
-    if (!rows.has(tag)) this.size++
+    const rows = this.scopes.get(scope) ?? new Map<string, { xmin: string, days: Float64Array }>()
     rows.set(tag, { xmin, days })
-    for (const [oldest, evicted] of this.scopes) {
-      if (this.size <= this.limit || oldest === scope) break
-      this.size -= evicted.size
-      this.scopes.delete(oldest)
-    }
+    // Set again so the scope is weighed anew.
+    this.scopes.set(scope, rows)
   }
 }
 
@@ -329,9 +314,10 @@ export async function readStats (db: Executor, s: StatsScope, cache: MonthCache)
     whole = tuples(row?.project_totals)
     if (fingerprint !== null && !s.projectId) cache.keepTotals(totalsKey, { fingerprint, rows: whole, projectIds: [...new Set(whole.map((t) => str(t[0])))] })
   }
+  const days = daysBetween(s.from, s.to) + 1
   return {
-    ...seriesOf(row?.series, daysBetween(s.from, s.to) + 1, scope, held, cache),
-    projectTotals: projectTotalsOf(whole, row?.partial_months, daysBetween(s.from, s.to) + 1, scope, held, cache),
+    ...seriesOf(row?.series, days, scope, held, cache),
+    projectTotals: projectTotalsOf(whole, row?.partial_months, days, scope, held, cache),
     current: tuples(row?.current).map(([projectId, currency, active, trialing, pastDue, canceled, incomplete, unpaid, paused, mrr]) => ({
       projectId: str(projectId),
       currency: str(currency),

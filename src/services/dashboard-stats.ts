@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache'
 import type { Executor } from '../db/client.ts'
 import { badRequest } from '../lib/errors.ts'
 import type { Mode } from '../lib/stripe.ts'
@@ -91,31 +92,18 @@ function datesFrom (from: string, count: number): string[] {
  * characters held (least recently used go first), per instance.
  */
 export class DailyTextCache {
-  private readonly texts = new Map<string, { version: string, text: string }>()
-  private chars = 0
-  constructor (private readonly limit = 16_000_000) {}
+  private readonly texts: LRUCache<string, { version: string, text: string }>
+  constructor (limit = 16_000_000) {
+    this.texts = new LRUCache({ maxSize: limit, sizeCalculation: (held) => Math.max(1, held.text.length) })
+  }
 
   get (key: string, version: string): string | undefined {
     const held = this.texts.get(key)
-    if (held?.version !== version) return undefined
-    this.texts.delete(key)
-    this.texts.set(key, held)
-    return held.text
+    return held?.version === version ? held.text : undefined
   }
 
   set (key: string, version: string, text: string): void {
-    const old = this.texts.get(key)
-    if (old) {
-      this.chars -= old.text.length
-      this.texts.delete(key)
-    }
     this.texts.set(key, { version, text })
-    this.chars += text.length
-    for (const [oldest, evicted] of this.texts) {
-      if (this.chars <= this.limit) break
-      this.chars -= evicted.text.length
-      this.texts.delete(oldest)
-    }
   }
 }
 
