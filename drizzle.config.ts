@@ -1,8 +1,8 @@
 import { defineConfig } from 'drizzle-kit'
 
-// Migrations are generated from src/db/schema.ts and applied by src/db/migrate.ts on both drivers.
+// Migrations are generated from src/platform/db/schema.ts and applied by src/platform/db/client.ts on both drivers.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './src/db/schema.ts',
+  schema: './src/platform/db/schema.ts',
   out: './migrations',
 })

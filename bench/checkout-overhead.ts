@@ -6,8 +6,8 @@ import { createSigner } from 'fast-jwt'
 import { sql } from 'drizzle-orm'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDatabase } from '../src/db/client.ts'
-import { createStripeClient } from '../src/lib/stripe.ts'
+import { openDatabase } from '../src/platform/db/client.ts'
+import { createStripeClient } from '../src/platform/stripe/client.ts'
 import { startStripeLocal } from '../stripe-local/index.ts'
 
 const N = Number(process.env.BENCH_CHECKOUTS ?? 200)

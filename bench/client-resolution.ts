@@ -8,8 +8,8 @@ import { createSigner } from 'fast-jwt'
 import { sql } from 'drizzle-orm'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
-import { openDatabase } from '../src/db/client.ts'
-import { associatedData, keyHint, seal } from '../src/lib/crypto.ts'
+import { openDatabase } from '../src/platform/db/client.ts'
+import { associatedData, keyHint, seal } from '../src/platform/crypto.ts'
 
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const PROJECTS = Number(process.env.BENCH_RESOLVE_PROJECTS ?? 10_000)

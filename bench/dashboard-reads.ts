@@ -9,8 +9,8 @@ import { createSigner } from 'fast-jwt'
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { sql } from 'drizzle-orm'
-import { openDatabase, queryRows } from '../src/db/client.ts'
-import { seedDatabase } from '../src/services/seed.ts'
+import { openDatabase, queryRows } from '../src/platform/db/client.ts'
+import { seedDatabase } from '../src/jobs/seed.ts'
 
 const SERVER = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const SIZES = (process.env.BENCH_READ_SIZES ?? '1000,100000,1000000').split(',').map(Number).filter((n) => n > 0)

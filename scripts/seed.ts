@@ -3,8 +3,8 @@
 // generated inside Postgres, then computes the stats rows from it, so `stats:recompute --check` finds no drift.
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
-import { openDatabase } from '../src/db/client.ts'
-import { seedDatabase } from '../src/services/seed.ts'
+import { openDatabase } from '../src/platform/db/client.ts'
+import { seedDatabase } from '../src/jobs/seed.ts'
 
 const { values } = parseArgs({
   options: {

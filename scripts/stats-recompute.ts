@@ -3,8 +3,8 @@
 // With --check it only reports, and exits 1 when there is drift.
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../src/config.ts'
-import { openDatabase } from '../src/db/client.ts'
-import { recomputeStats } from '../src/services/stats-recompute.ts'
+import { openDatabase } from '../src/platform/db/client.ts'
+import { recomputeStats } from '../src/jobs/stats-recompute.ts'
 
 const { values } = parseArgs({ options: { check: { type: 'boolean', default: false }, project: { type: 'string' } } })
 const config = loadConfig()

@@ -1,6 +1,6 @@
 import { buildApp } from './app.ts'
 import { loadConfig } from './config.ts'
-import { openDatabase } from './db/client.ts'
+import { openDatabase } from './platform/db/client.ts'
 
 /** The OpenAPI document as YAML, generated from the route schemas of a fully built app. */
 export async function renderOpenApiYaml (): Promise<string> {

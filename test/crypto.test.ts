@@ -1,6 +1,6 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { associatedData, DecryptionError, keyHint, keyIdOf, open, seal } from '../src/lib/crypto.ts'
+import { associatedData, DecryptionError, keyHint, keyIdOf, open, seal } from '../src/platform/crypto.ts'
 
 const k1 = { id: 'k1', key: randomBytes(32) }
 const k2 = { id: 'k2', key: randomBytes(32) }

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { openDatabase } from '../src/db/client.ts'
-import { isWriteConflict, retryOnConflict, sqlStateOf, WriteConflict } from '../src/db/conflicts.ts'
-import { join, q, raw, render, runRows, withCtes } from '../src/db/statement.ts'
+import { openDatabase } from '../src/platform/db/client.ts'
+import { isWriteConflict, retryOnConflict, sqlStateOf, WriteConflict } from '../src/platform/db/conflicts.ts'
+import { join, q, raw, render, runRows, withCtes } from '../src/platform/db/statement.ts'
 import { testDatabase } from './helpers/app.ts'
 
 t.test('fragments render to $n placeholders in order, nested and joined, with values never in the text', async (t) => {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { eq } from 'drizzle-orm'
-import { projects, stripeConfigs } from '../src/db/schema.ts'
-import { keyIdOf } from '../src/lib/crypto.ts'
-import { rotateEncryptionKeys } from '../src/services/key-rotation.ts'
+import { projects, stripeConfigs } from '../src/platform/db/schema.ts'
+import { keyIdOf } from '../src/platform/crypto.ts'
+import { rotateEncryptionKeys } from '../src/jobs/rotate-keys.ts'
 import { buildTestApp, configureStripe, createProject, endUserToken, newDeveloper, startLocalStripe, TEST_KEYS, assertProblem, bearer } from './helpers/app.ts'
 
 t.test('keys:rotate re-encrypts every secret under the first key; the old key can then be dropped', async (t) => {

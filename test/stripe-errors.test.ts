@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { createStripeClient } from '../src/lib/stripe.ts'
-import { fromStripeError } from '../src/lib/stripe-errors.ts'
+import { createStripeClient } from '../src/platform/stripe/client.ts'
+import { fromStripeError } from '../src/platform/stripe/errors.ts'
 
 /** An HTTP server on 127.0.0.1 that reads requests and never answers them. */
 async function silentServer (t: { teardown (fn: () => Promise<void>): void }): Promise<string> {

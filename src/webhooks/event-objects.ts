@@ -1,6 +1,6 @@
 import { Type, type TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import { HANDLED_EVENT_TYPES } from './event-types.ts'
+import { HANDLED_EVENT_TYPES } from './registry.ts'
 
 /**
  * What the handlers read from `data.object`, by the kind of object their event types carry. A

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type Stripe from 'stripe'
-import type { Mode } from '../lib/stripe.ts'
+import type { Mode } from '../platform/stripe/client.ts'
 import { eventObjectProblem } from './event-objects.ts'
 
 /** Stripe's default: a signed timestamp older than this is a replay. */

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { sql, type SQL } from 'drizzle-orm'
-import { queryRows } from '../../src/db/client.ts'
-import { subscriptionListQuery, transactionListQuery, type ListFilters } from '../../src/repositories/dashboard.ts'
-import { Fragment, q, runRows } from '../../src/db/statement.ts'
-import { statsQuery } from '../../src/repositories/stats-read.ts'
-import { readBatchQuery } from '../../src/repositories/webhook-batch.ts'
-import { seedDatabase } from '../../src/services/seed.ts'
+import { queryRows } from '../../src/platform/db/client.ts'
+import { subscriptionListQuery, transactionListQuery, type ListFilters } from '../../src/modules/payments/list-repository.ts'
+import { Fragment, q, runRows } from '../../src/platform/db/statement.ts'
+import { statsQuery } from '../../src/modules/stats/read-repository.ts'
+import { readBatchQuery } from '../../src/webhooks/pipeline/statement.ts'
+import { seedDatabase } from '../../src/jobs/seed.ts'
 import { TEST_DATABASE_URL, newDeveloperId, testDatabase } from '../helpers/app.ts'
 
 // The plans of every dashboard query shape, on a Postgres server with enough rows that the planner's

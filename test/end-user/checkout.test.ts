@@ -181,7 +181,7 @@ t.test('Stripe failures become problems naming Stripe, never a 500, and leave no
   })
   t.test('a price of the other mode: 400 naming Stripe\'s code', async (t) => {
     const shop = await openShop(t)
-    const live = await import('../../src/lib/stripe.ts').then((m) => m.createStripeClient(shop.account.live.secret_key, { apiBase: shop.local.url }))
+    const live = await import('../../src/platform/stripe/client.ts').then((m) => m.createStripeClient(shop.account.live.secret_key, { apiBase: shop.local.url }))
     const livePrice = await live.prices.create({ product_data: { name: 'Live' }, unit_amount: 100, currency: 'usd' })
     const res = await startCheckout(shop, 'u', { price_id: livePrice.id })
     assertProblem(t, res, 400, 'price_not_found')

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
-import { queryRows } from '../../src/db/client.ts'
+import { queryRows } from '../../src/platform/db/client.ts'
 import { connectWebhooks, endUserCall, localAction, openShop, startCheckout, type Shop } from '../helpers/end-user.ts'
 
 // End to end through the local Stripe server, with its webhooks delivered to the app over HTTP.

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { sql } from 'drizzle-orm'
 import type { FastifyInstance } from 'fastify'
-import { queryRows } from '../../src/db/client.ts'
+import { queryRows } from '../../src/platform/db/client.ts'
 import { assertProblem, bearer, configureStripe, createProject, endUserToken } from '../helpers/app.ts'
 import { endUserCall, openShop, seedSubscription, startCheckout, subscribe, type Shop } from '../helpers/end-user.ts'
 

@@ -6,7 +6,7 @@ import tap, { type Test } from 'tap'
 import { sql } from 'drizzle-orm'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
-import { openDatabase, queryRows, type Database } from '../../src/db/client.ts'
+import { openDatabase, queryRows, type Database } from '../../src/platform/db/client.ts'
 import { startStripeLocal, type StripeLocal } from '../../stripe-local/index.ts'
 
 /**

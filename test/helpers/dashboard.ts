@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { sql } from 'drizzle-orm'
-import { queryRows } from '../../src/db/client.ts'
+import { queryRows } from '../../src/platform/db/client.ts'
 import type { Developer } from './app.ts'
 
 let counter = 0

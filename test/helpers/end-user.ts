@@ -4,7 +4,7 @@ import type Stripe from 'stripe'
 import type { Test } from 'tap'
 import type { Harness } from './webhooks.ts'
 import { buildApp, type BuildOptions } from '../../src/app.ts'
-import { createStripeClient } from '../../src/lib/stripe.ts'
+import { createStripeClient } from '../../src/platform/stripe/client.ts'
 import type { StripeLocal } from '../../stripe-local/index.ts'
 import {
   bearer, buildTestApp, configureStripe, createProject, endUserToken, newDeveloper, startLocalStripe, testConfig, testDatabase,
@@ -95,7 +95,7 @@ export async function localAction<T = Record<string, unknown>> (local: StripeLoc
 
 /** Stores a Stripe subscription as the webhook would (same apply, same stats), for tests that run without webhooks. */
 export async function seedSubscription (shop: Shop, sub: Stripe.Subscription): Promise<void> {
-  const { applySubscription } = await import('../../src/webhooks/apply-subscription.ts')
+  const { applySubscription } = await import('../../src/modules/payments/subscription-model.ts')
   await shop.app.db.transaction(async (tx) => {
     await applySubscription({
       tx, record: null, project: { id: shop.project.id, developerId: shop.dev.id }, mode: 'test', event: { id: `evt_seed_${sub.id}`, created: sub.created }, shard: 0,

@@ -1,7 +1,7 @@
 import t from 'tap'
 import fc from 'fast-check'
 import type { LightMyRequestResponse } from 'fastify'
-import { HANDLED_EVENT_TYPES } from '../../src/webhooks/event-types.ts'
+import { HANDLED_EVENT_TYPES } from '../../src/webhooks/registry.ts'
 import { buildTestApp, configureStripe, countRows, createProject, endUserToken, newDeveloper, startLocalStripe } from '../helpers/app.ts'
 import { signed } from '../helpers/webhooks.ts'
 

@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Test } from 'tap'
 import type Stripe from 'stripe'
-import { createStripeClient } from '../../src/lib/stripe.ts'
+import { createStripeClient } from '../../src/platform/stripe/client.ts'
 import { startStripeLocal, type LocalAccount, type StartOptions, type StripeLocal } from '../../stripe-local/index.ts'
 
 export interface Setup { local: StripeLocal; account: LocalAccount; stripe: Stripe }

@@ -3,8 +3,8 @@ import type { LightMyRequestResponse } from 'fastify'
 import { assertProblem, configureStripe, newDeveloper } from '../helpers/app.ts'
 import { fakeEvent, postEvent, projectSnapshot, signed, webhookHarness, webhookPath } from '../helpers/webhooks.ts'
 import { oneTimePrice, dashboard } from '../stripe-local/helpers.ts'
-import { HANDLED_EVENT_TYPES } from '../../src/webhooks/event-types.ts'
-import { createStripeClient, STRIPE_API_VERSION } from '../../src/lib/stripe.ts'
+import { HANDLED_EVENT_TYPES } from '../../src/webhooks/registry.ts'
+import { createStripeClient, STRIPE_API_VERSION } from '../../src/platform/stripe/client.ts'
 
 t.test('the developer lists recorded events with their status and pages through them', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })

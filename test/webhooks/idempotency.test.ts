@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { sql } from 'drizzle-orm'
-import { queryRows } from '../../src/db/client.ts'
+import { queryRows } from '../../src/platform/db/client.ts'
 import { assertProblem, countRows } from '../helpers/app.ts'
 import { eventStatuses, fakeEvent, postEvent, projectSnapshot, refuseTransactionsOf, signed, webhookHarness } from '../helpers/webhooks.ts'
 
@@ -105,7 +105,7 @@ t.test('a late payment_failed never undoes a success, and refunds only grow', as
 })
 
 t.test('a duplicate invoice event is answered without reading from Stripe', async (t) => {
-  const { processEvent } = await import('../../src/webhooks/process.ts')
+  const { processEvent } = await import('../../src/webhooks/pipeline/process.ts')
   const h = await webhookHarness(t)
   const price = await h.stripe.prices.create({ product_data: { name: 'Pro' }, unit_amount: 1200, currency: 'usd', recurring: { interval: 'month' } })
   const session = await h.stripe.checkout.sessions.create({ mode: 'subscription', line_items: [{ price: price.id, quantity: 1 }], success_url: 'https://a.example/ok', cancel_url: 'https://a.example/no' })

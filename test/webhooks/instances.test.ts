@@ -1,7 +1,7 @@
 import t from 'tap'
 import { configureStripe, createProject, secondConnection, TEST_DATABASE_URL, buildTestApp } from '../helpers/app.ts'
 import { eventStatuses, postEvent, projectSnapshot, recordLifecycle, signed, webhookHarness } from '../helpers/webhooks.ts'
-import { recomputeStats } from '../../src/services/stats-recompute.ts'
+import { recomputeStats } from '../../src/jobs/stats-recompute.ts'
 
 t.test('two app instances on one Postgres receiving the same events concurrently apply them once', { skip: TEST_DATABASE_URL ? false : 'needs a Postgres server (DATABASE_URL): PGlite is one in-process database, so there is no second instance to race' }, async (t) => {
   const h = await webhookHarness(t, { endpoint: false })

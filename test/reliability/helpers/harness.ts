@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import type Stripe from 'stripe'
-import { createStripeClient } from '../../../src/lib/stripe.ts'
+import { createStripeClient } from '../../../src/platform/stripe/client.ts'
 import { signatureHeader, type LocalAccount, type StripeLocal } from '../../../stripe-local/index.ts'
 
 // Nothing here imports tap (the benchmarks use these helpers too, outside any test).

@@ -1,0 +1,112 @@
+import fp from 'fastify-plugin'
+import jwt, { type JwtVerifyFunction, type TokenOrHeader } from '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
+import { LRUCache } from 'lru-cache'
+import { associatedData, open } from '../../platform/crypto.ts'
+import { unauthorized } from '../../platform/http/errors.ts'
+import { findEndUserSecret } from '../projects/repository.ts'
+
+export interface DeveloperPrincipal { id: string }
+export interface EndUserPrincipal { id: string, projectId: string }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authenticateDeveloper (req: FastifyRequest): Promise<void>
+    authenticateEndUser (req: FastifyRequest): Promise<void>
+  }
+  interface FastifyRequest {
+    developerJwtVerify: JwtVerifyFunction
+    endUserJwtVerify: JwtVerifyFunction
+    developer: DeveloperPrincipal | null
+    endUser: EndUserPrincipal | null
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const isSubject = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128
+
+/** The principal of a request whose onRequest hook authenticated it; absent only on a wiring mistake. */
+export function developerOf (req: FastifyRequest): DeveloperPrincipal {
+  if (!req.developer) throw unauthorized()
+  return req.developer
+}
+export function endUserOf (req: FastifyRequest): EndUserPrincipal {
+  if (!req.endUser) throw unauthorized()
+  return req.endUser
+}
+
+/**
+ * Developer tokens: HS256 with JWT_SECRET, or RS256/ES256 with JWT_PUBLIC_KEY.
+ * End-user tokens: HS256 with the secret of the project the token names; the claim only picks the
+ * key, so a token naming another project fails verification against that project's secret.
+ */
+export default fp(async (app) => {
+  const { config } = app
+  const developerKey = config.jwt.publicKey ?? config.jwt.secret ?? ''
+  await app.register(jwt, {
+    namespace: 'developer',
+    secret: config.jwt.publicKey ? { public: config.jwt.publicKey } : developerKey,
+    verify: { algorithms: config.jwt.publicKey ? ['RS256', 'ES256'] : ['HS256'] },
+  })
+
+  const secrets = new LRUCache<string, { secret: string, version: number }>({ max: 10_000 })
+  // As in the Stripe resolver: never cache a secret older than the newest announced rotation.
+  const announced = new LRUCache<string, number>({ max: 10_000 })
+  let resets = 0
+  app.changes.subscribe((change) => {
+    if (change.kind !== 'end_user_secret') return
+    announced.set(change.projectId, Math.max(announced.get(change.projectId) ?? 0, change.version))
+    const cached = secrets.get(change.projectId)
+    if (cached && cached.version < change.version) secrets.delete(change.projectId)
+  }, () => { resets++; secrets.clear() })
+
+  async function endUserSecret (projectId: string): Promise<string> {
+    const cached = secrets.get(projectId)
+    if (cached) return cached.secret
+    const started = resets
+    const row = await findEndUserSecret(app.db, projectId)
+    if (!row) throw unauthorized()
+    const secret = open(config, row.sealed, associatedData(projectId, null, 'end_user_secret'))
+    if (started === resets && row.version >= (announced.get(projectId) ?? 0)) secrets.set(projectId, { secret, version: row.version })
+    return secret
+  }
+
+  await app.register(jwt, {
+    namespace: 'endUser',
+    secret: async (_req: FastifyRequest, token: TokenOrHeader) => {
+      const payload: unknown = 'payload' in token ? token.payload : undefined
+      const projectId = typeof payload === 'object' && payload !== null && 'project_id' in payload ? payload.project_id : undefined
+      if (typeof projectId !== 'string' || !UUID.test(projectId)) throw unauthorized()
+      return endUserSecret(projectId.toLowerCase())
+    },
+    decode: { complete: true },
+    verify: { algorithms: ['HS256'] },
+  })
+
+  app.decorateRequest('developer', null)
+  app.decorateRequest('endUser', null)
+
+  app.decorate('authenticateDeveloper', async (req: FastifyRequest) => {
+    let claims: Record<string, unknown>
+    try {
+      claims = await req.developerJwtVerify<Record<string, unknown>>()
+    } catch {
+      throw unauthorized('A valid developer token is required')
+    }
+    if (claims.role !== 'developer' || !isSubject(claims.sub)) throw unauthorized('A valid developer token is required')
+    req.developer = { id: claims.sub }
+  })
+
+  app.decorate('authenticateEndUser', async (req: FastifyRequest) => {
+    let claims: Record<string, unknown>
+    try {
+      claims = await req.endUserJwtVerify<Record<string, unknown>>()
+    } catch {
+      throw unauthorized('A valid end-user token is required')
+    }
+    if (claims.role !== 'end_user' || !isSubject(claims.sub) || typeof claims.project_id !== 'string') {
+      throw unauthorized('A valid end-user token is required')
+    }
+    req.endUser = { id: claims.sub, projectId: claims.project_id.toLowerCase() }
+  })
+}, { name: 'auth', dependencies: ['db', 'changes'] })

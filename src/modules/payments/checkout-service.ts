@@ -1,0 +1,157 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type Stripe from 'stripe'
+import type { Db } from '../../platform/db/client.ts'
+import { AppError, badRequest, conflict } from '../../platform/http/errors.ts'
+import type { Mode } from '../../platform/stripe/client.ts'
+import type { StripeResolver } from '../stripe-accounts/resolver.ts'
+import { attachStripeCustomer, claimCustomer, findCustomer } from './customer-repository.ts'
+import { BLOCKING_STATUSES, findSubscriptionIn, insertPendingTransaction } from './end-user-repository.ts'
+import type { CheckoutBody, CheckoutMode } from './schemas.ts'
+import { callStripe, idempotencyKey, stripeFor } from '../stripe-accounts/access.ts'
+
+export interface CheckoutDeps {
+  db: Db
+  resolver: StripeResolver
+  log: FastifyBaseLogger
+}
+
+export interface EndUserRef { projectId: string, endUserId: string, mode: Mode }
+
+export interface CheckoutResult { session_id: string, url: string, mode: CheckoutMode, expires_at: string }
+
+const priceProblem = (code: string, detail: string, priceId: string): AppError => badRequest(code, detail, { price_id: priceId })
+
+/** What checkout and plan changes accept: an active price of the right type with a fixed unit amount. */
+export async function retrievePrice (stripe: Stripe, priceId: string): Promise<Stripe.Price> {
+  let price: Stripe.Price
+  try {
+    price = await callStripe(() => stripe.prices.retrieve(priceId, { expand: ['product'] }))
+  } catch (err) {
+    if (err instanceof AppError && err.extra.stripe_code === 'resource_missing') {
+      throw badRequest('price_not_found', `Stripe has no price ${priceId} in this project's account and mode`, { price_id: priceId, ...err.extra })
+    }
+    throw err
+  }
+  if (!price.active) throw priceProblem('price_inactive', `The price ${priceId} is not active`, priceId)
+  if (price.unit_amount === null) throw priceProblem('price_unsupported', `The price ${priceId} has no fixed unit amount (tiered or custom prices are not supported)`, priceId)
+  return price
+}
+
+export const productName = (price: Stripe.Price): string | null =>
+  typeof price.product === 'object' && !('deleted' in price.product && price.product.deleted) && 'name' in price.product ? price.product.name : null
+
+/** Absolute http(s) URLs only: the schema checks the shape, this checks that it parses as one. */
+function assertHttpUrl (field: string, value: string): void {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw badRequest('invalid_url', `${field} must be an absolute http(s) URL`, { field })
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.hostname) throw badRequest('invalid_url', `${field} must be an absolute http(s) URL`, { field })
+}
+
+export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
+  /**
+   * The one Stripe customer of (project, mode, end user). The row is claimed first (the unique
+   * index admits one); every racer then creates the customer at Stripe with the same idempotency
+   * key and the same parameters, so Stripe answers all of them with the one customer, and the
+   * first to store its id wins (the others store nothing and read it back).
+   */
+  async function customerFor (stripe: Stripe, ref: EndUserRef): Promise<{ id: string, created: boolean }> {
+    const claimed = await claimCustomer(db, ref.projectId, ref.mode, ref.endUserId)
+    if (claimed.stripeCustomerId) return { id: claimed.stripeCustomerId, created: false }
+    const metadata = { project_id: ref.projectId, end_user_id: ref.endUserId, mode: ref.mode }
+    const customer = await callStripe(() => stripe.customers.create({ metadata }, {
+      idempotencyKey: idempotencyKey('customer', ref.projectId, ref.mode, ref.endUserId),
+    }))
+    const stored = await attachStripeCustomer(db, claimed.id, customer.id)
+    if (!stored?.stripeCustomerId) throw new Error('customer row lost its claim')
+    if (stored.stripeCustomerId !== customer.id) log.warn({ kept: stored.stripeCustomerId, dropped: customer.id }, 'two Stripe customers for one end user; kept the first')
+    return { id: stored.stripeCustomerId, created: true }
+  }
+
+  /** Refuses a second subscription; asks Stripe too, because the webhook of a just-finished checkout may not have arrived. */
+  async function assertNoSubscription (stripe: Stripe, ref: EndUserRef, customerId: string, newCustomer: boolean): Promise<void> {
+    const local = await findSubscriptionIn(db, ref.projectId, ref.mode, ref.endUserId, BLOCKING_STATUSES, customerId)
+    let existing = local?.stripeSubscriptionId
+    if (!existing && !newCustomer) {
+      const list = await callStripe(() => stripe.subscriptions.list({ customer: customerId, status: 'all', limit: 20 }))
+      existing = list.data.find((s) => (BLOCKING_STATUSES as readonly string[]).includes(s.status))?.id
+    }
+    if (existing) {
+      throw conflict('subscription_exists', 'You already have a subscription in this mode; change its plan with POST /api/v1/payments/stripe/update-subscription', {
+        stripe_subscription_id: existing, update_url: '/api/v1/payments/stripe/update-subscription',
+      })
+    }
+  }
+
+  return {
+    async createSession (ref: EndUserRef, body: CheckoutBody, clientKey: string | undefined): Promise<CheckoutResult> {
+      assertHttpUrl('success_url', body.success_url)
+      assertHttpUrl('cancel_url', body.cancel_url)
+      const quantity = body.quantity ?? 1
+      const { stripe, developerId } = await stripeFor(resolver, ref.projectId, ref.mode, true)
+
+      const price = await retrievePrice(stripe, body.price_id)
+      const recurring = price.type === 'recurring'
+      const checkoutMode: CheckoutMode = body.mode ?? (recurring ? 'subscription' : 'payment')
+      if (checkoutMode === 'subscription' && !recurring) throw priceProblem('price_mode_mismatch', `The price ${price.id} is one-time; subscription mode needs a recurring price`, price.id)
+      if (checkoutMode === 'payment' && recurring) throw priceProblem('price_mode_mismatch', `The price ${price.id} is recurring; payment mode needs a one-time price`, price.id)
+      if (body.trial_period_days !== undefined && checkoutMode !== 'subscription') throw badRequest('trial_requires_subscription', 'trial_period_days applies to subscription mode only')
+
+      const customer = await customerFor(stripe, ref)
+      if (checkoutMode === 'subscription') await assertNoSubscription(stripe, ref, customer.id, customer.created)
+
+      const metadata = { project_id: ref.projectId, end_user_id: ref.endUserId, mode: ref.mode }
+      const params: Stripe.Checkout.SessionCreateParams = {
+        mode: checkoutMode,
+        customer: customer.id,
+        client_reference_id: ref.endUserId,
+        line_items: [{ price: price.id, quantity }],
+        success_url: body.success_url,
+        cancel_url: body.cancel_url,
+        metadata,
+        ...(body.allow_promotion_codes !== undefined ? { allow_promotion_codes: body.allow_promotion_codes } : {}),
+        ...(checkoutMode === 'subscription'
+          ? { subscription_data: { metadata, ...(body.trial_period_days ? { trial_period_days: body.trial_period_days } : {}) } }
+          : { payment_intent_data: { metadata } }),
+      }
+      // Without a client key the SDK's own retry key applies; with one, a repeated request returns the same session.
+      const session = await callStripe(() => stripe.checkout.sessions.create(params,
+        clientKey ? { idempotencyKey: idempotencyKey('checkout', ref.projectId, ref.mode, ref.endUserId, clientKey) } : {}))
+      if (!session.url) throw new AppError(502, 'stripe_api_error', 'Bad gateway', 'Stripe returned a checkout session without a URL')
+
+      if (checkoutMode === 'payment') {
+        try {
+          await insertPendingTransaction(db, {
+            developerId,
+            projectId: ref.projectId,
+            mode: ref.mode,
+            endUserId: ref.endUserId,
+            amount: (price.unit_amount ?? 0) * quantity,
+            currency: price.currency,
+            description: productName(price) ?? price.nickname ?? null,
+            stripeCustomerId: customer.id,
+            stripeCheckoutSessionId: session.id,
+          })
+        } catch (err) {
+          // No session may take money without a row to record it: expire it, then fail.
+          await stripe.checkout.sessions.expire(session.id).catch((expireErr: unknown) => log.error({ err: expireErr, session: session.id }, 'could not expire an unrecorded checkout session'))
+          throw err
+        }
+      }
+      return { session_id: session.id, url: session.url, mode: checkoutMode, expires_at: new Date(session.expires_at * 1000).toISOString() }
+    },
+
+    async portal (ref: EndUserRef, returnUrl: string): Promise<{ url: string }> {
+      assertHttpUrl('return_url', returnUrl)
+      const { stripe } = await stripeFor(resolver, ref.projectId, ref.mode, true)
+      const customer = await findCustomer(db, ref.projectId, ref.mode, ref.endUserId)
+      if (!customer?.stripeCustomerId) throw new AppError(404, 'no_customer', 'Not found', 'No Stripe customer yet: start a checkout first')
+      const customerId = customer.stripeCustomerId
+      const session = await callStripe(() => stripe.billingPortal.sessions.create({ customer: customerId, return_url: returnUrl }))
+      return { url: session.url }
+    },
+  }
+}

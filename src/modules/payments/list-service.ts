@@ -1,0 +1,52 @@
+import type { Executor } from '../../platform/db/client.ts'
+import { subscriptionView, transactionView } from './views.ts'
+import { notFound } from '../../platform/http/errors.ts'
+import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
+import { findOwnedProject } from '../projects/repository.ts'
+
+export interface ListRequest extends ListFilters {
+  limit: number
+  startingAfter?: string | undefined
+}
+
+/** The querystring of a list route as the repository's filters (`created[gte]` keys keep their brackets). */
+export function listRequestOf (developerId: string, q: {
+  test_mode: boolean, limit: number, starting_after?: string | undefined, project_id?: string | undefined, status?: string | undefined,
+  customer?: string | undefined, 'created[gte]'?: string | undefined, 'created[lte]'?: string | undefined
+}, projectId?: string): ListRequest {
+  return {
+    developerId,
+    mode: q.test_mode ? 'test' : 'live',
+    projectId: projectId ?? q.project_id,
+    status: q.status,
+    customer: q.customer,
+    createdGte: q['created[gte]'],
+    createdLte: q['created[lte]'],
+    limit: q.limit,
+    startingAfter: q.starting_after,
+  }
+}
+
+async function page<Row extends { id: string, projectId: string }, View> (
+  db: Executor, req: ListRequest,
+  list: (db: Executor, f: ListFilters, limit: number, after?: string) => Promise<Row[]>,
+  view: (row: Row) => View,
+) {
+  // Another developer's project is 404, as everywhere; a filter never widens to someone else's rows.
+  if (req.projectId && !(await findOwnedProject(db, req.developerId, req.projectId))) throw notFound('project')
+  const filters: ListFilters = {
+    developerId: req.developerId, mode: req.mode, projectId: req.projectId, status: req.status, customer: req.customer, createdGte: req.createdGte, createdLte: req.createdLte,
+  }
+  const rows = await list(db, filters, req.limit + 1, req.startingAfter)
+  const data = rows.slice(0, req.limit)
+  const names = await projectNames(db, req.developerId, data.map((r) => r.projectId))
+  const hasMore = rows.length > req.limit
+  return {
+    data: data.map((r) => ({ ...view(r), project_name: names.get(r.projectId) ?? '' })),
+    has_more: hasMore,
+    next_cursor: hasMore ? (data.at(-1)?.id ?? null) : null,
+  }
+}
+
+export const listTransactionsPage = (db: Executor, req: ListRequest) => page(db, req, listDeveloperTransactions, transactionView)
+export const listSubscriptionsPage = (db: Executor, req: ListRequest) => page(db, req, listDeveloperSubscriptions, subscriptionView)

@@ -1,0 +1,52 @@
+import type { SubscriptionRow, TransactionRow } from './end-user-repository.ts'
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
+
+/** A subscription as an end user (and the dashboard) may see it: named fields, never the row wholesale. */
+export function subscriptionView (s: SubscriptionRow) {
+  return {
+    id: s.id,
+    project_id: s.projectId,
+    mode: s.mode,
+    end_user_id: s.endUserId,
+    stripe_customer_id: s.stripeCustomerId,
+    stripe_subscription_id: s.stripeSubscriptionId,
+    status: s.status,
+    price_id: s.priceId,
+    product_id: s.productId,
+    quantity: s.quantity,
+    amount: s.amount,
+    currency: s.currency,
+    interval: s.interval,
+    interval_count: s.intervalCount,
+    current_period_start: iso(s.currentPeriodStart),
+    current_period_end: iso(s.currentPeriodEnd),
+    trial_end: iso(s.trialEnd),
+    cancel_at_period_end: s.cancelAtPeriodEnd,
+    canceled_at: iso(s.canceledAt),
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+  }
+}
+
+export function transactionView (t: TransactionRow) {
+  return {
+    id: t.id,
+    project_id: t.projectId,
+    mode: t.mode,
+    end_user_id: t.endUserId,
+    kind: t.kind,
+    status: t.status,
+    amount: t.amount,
+    amount_refunded: t.amountRefunded,
+    currency: t.currency,
+    description: t.description,
+    stripe_checkout_session_id: t.stripeCheckoutSessionId,
+    stripe_payment_intent_id: t.stripePaymentIntentId,
+    stripe_invoice_id: t.stripeInvoiceId,
+    stripe_charge_id: t.stripeChargeId,
+    created_at: t.createdAt.toISOString(),
+    succeeded_at: iso(t.succeededAt),
+    refunded_at: iso(t.refundedAt),
+  }
+}

@@ -1,0 +1,30 @@
+import { fromUnix, idOf, type EventOf, type SingleWriteHandler } from '../pipeline/context.ts'
+
+type Refunded = EventOf<'charge.refunded'>
+
+/**
+ * charge.refunded: `amount_refunded` is cumulative, so it only grows; the refund counts on the day of
+ * the latest refund. The charge finds its transaction by payment intent (one-time and invoice
+ * payments alike) or by charge id.
+ */
+export const chargeRefunded: SingleWriteHandler<'charge.refunded'> = {
+  singleWrite: true,
+  intent (_scope, event: Refunded) {
+    const charge = event.data.object
+    const refunds = charge.refunds?.data ?? []
+    const latest = refunds.reduce<number | null>((max, r) => (max === null || r.created > max ? r.created : max), null)
+    return { kind: 'transaction', facts: {
+      source: 'charge',
+      keys: { paymentIntentId: idOf(charge.payment_intent), chargeId: charge.id },
+      amount: charge.amount,
+      currency: charge.currency,
+      description: charge.description,
+      customerId: idOf(charge.customer),
+      status: 'succeeded',
+      succeededAt: fromUnix(charge.created),
+      amountRefunded: charge.amount_refunded,
+      refundedAt: fromUnix(latest) ?? new Date(event.created * 1000),
+      createIfMissing: true,
+    } }
+  },
+}

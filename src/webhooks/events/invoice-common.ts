@@ -1,0 +1,56 @@
+import type Stripe from 'stripe'
+import { endUserFromMetadata, fromUnix, idOf, type EventOf, type SingleWriteHandler } from '../pipeline/context.ts'
+
+export type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed'
+
+/** The payment intent that paid (or tried to pay) an invoice, from its `payments` list. */
+export function paymentIntentOfInvoice (invoice: Stripe.Invoice): string | null {
+  const payments = invoice.payments?.data ?? []
+  const chosen = payments.find((p) => p.status === 'paid') ?? payments.find((p) => p.is_default) ?? payments.at(-1)
+  return idOf(chosen?.payment.payment_intent ?? null)
+}
+
+export const subscriptionOfInvoice = (invoice: Stripe.Invoice): string | null =>
+  idOf(invoice.parent?.subscription_details?.subscription ?? null)
+
+/**
+ * Invoice payments are counted from invoice events, as kind `invoice`. The current API's invoice
+ * payload does not name its payment intent (`payments` must be expanded), so it is read from Stripe
+ * before the write; the transaction row then carries both ids, and the payment intent's own
+ * events land on that same row instead of counting a second, one-time payment.
+ */
+export function invoiceHandler (outcome: 'succeeded' | 'failed'): SingleWriteHandler<InvoiceEventType, { paymentIntentId: string | null }> {
+  const paymentIntent = (event: EventOf<InvoiceEventType>, prefetched: { paymentIntentId: string | null } | undefined) =>
+    prefetched?.paymentIntentId ?? paymentIntentOfInvoice(event.data.object)
+  return {
+    singleWrite: true,
+    async prefetch (event, stripe) {
+      const invoice = event.data.object
+      if (!invoice.id || invoice.total === 0 || invoice.payments?.data?.length) return undefined
+      const full = await (await stripe()).invoices.retrieve(invoice.id, { expand: ['payments'] })
+      return { paymentIntentId: paymentIntentOfInvoice(full) }
+    },
+    intent (scope, event, prefetched) {
+      const invoice = event.data.object
+      // A zero invoice (a trial's first) moves no money: nothing to count.
+      if (!invoice.id || invoice.total === 0) return null
+      const customerId = idOf(invoice.customer)
+      const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
+      return { kind: 'transaction', facts: {
+        source: 'invoice',
+        keys: { invoiceId: invoice.id, paymentIntentId: paymentIntent(event, prefetched) },
+        amount: invoice.total,
+        currency: invoice.currency,
+        description: invoice.description ?? invoice.lines?.data?.[0]?.description ?? null,
+        endUserId: endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode),
+        endUserFromCustomer: true,
+        customerId,
+        subscriptionId: subscriptionOfInvoice(invoice),
+        ...(outcome === 'succeeded'
+          ? { status: 'succeeded' as const, succeededAt: paidAt }
+          : { status: 'failed' as const, failedAt: new Date(event.created * 1000) }),
+        createIfMissing: true,
+      } }
+    },
+  }
+}

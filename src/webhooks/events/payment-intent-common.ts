@@ -1,0 +1,30 @@
+import type { BaseStatus } from '../../modules/payments/transaction-model.ts'
+import { endUserFromMetadata, idOf, type SingleWriteHandler } from '../pipeline/context.ts'
+
+export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled'
+
+/**
+ * One-time payments are counted from payment intent events (kind `one_time`). A payment intent that
+ * an invoice created lands on the invoice's row (matched by payment intent id), whichever came first.
+ */
+export function paymentIntentHandler (status: BaseStatus): SingleWriteHandler<PaymentIntentEventType> {
+  return {
+    singleWrite: true,
+    intent (scope, event) {
+      const pi = event.data.object
+      const at = new Date(event.created * 1000)
+      return { kind: 'transaction', facts: {
+        source: 'payment_intent',
+        keys: { paymentIntentId: pi.id, chargeId: status === 'succeeded' ? idOf(pi.latest_charge) : null },
+        amount: status === 'succeeded' && pi.amount_received > 0 ? pi.amount_received : pi.amount,
+        currency: pi.currency,
+        description: pi.description,
+        endUserId: endUserFromMetadata(pi.metadata, scope.project.id, scope.mode),
+        customerId: idOf(pi.customer),
+        status,
+        ...(status === 'succeeded' ? { succeededAt: at } : status === 'failed' ? { failedAt: at } : {}),
+        createIfMissing: true,
+      } }
+    },
+  }
+}
