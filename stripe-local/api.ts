@@ -4,7 +4,7 @@ import type { Param, Reader } from './form.ts'
 import { newId, randomAlnum } from './ids.ts'
 import type { Json, JsonObject } from './json.ts'
 import {
-  cancelPaymentIntent, cancelSubscription, chargePaymentIntent, createCustomer, createPaymentIntent, createRefund,
+  cancelPaymentIntent, cancelSubscription, chargePaymentIntent, resumeSubscription, createCustomer, createPaymentIntent, createRefund,
   createSubscription, expireCheckout, newCheckoutLines, resolvePaymentMethod, updateCustomer, updateSubscription,
   type SubscriptionPatch,
 } from './lifecycle.ts'
@@ -498,6 +498,7 @@ const ROUTES: Array<[string, string, Handler]> = [
   ['GET', '/v1/subscriptions', listSubscriptions],
   ['GET', '/v1/subscriptions/:id', retrieve('subscription')],
   ['POST', '/v1/subscriptions/:id', updateSubscriptionRoute],
+  ['POST', '/v1/subscriptions/:id/resume', c => { const s = find(c.ctx, 'subscription', id0(c)); resumeSubscription(c.ctx, s); return render(s, c.ctx) }],
   ['DELETE', '/v1/subscriptions/:id', c => { const s = find(c.ctx, 'subscription', id0(c)); cancelSubscription(c.ctx, s); return render(s, c.ctx) }],
 
   ['GET', '/v1/invoices', c => byField(c, 'invoice', '/v1/invoices', [['customer', r => r.customer], ['subscription', r => r.subscription], ['status', r => r.status]])],

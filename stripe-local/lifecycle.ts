@@ -394,6 +394,23 @@ export function renewSubscription (ctx: OpCtx, sub: SubscriptionRec, forceDeclin
   }
 }
 
+/**
+ * What Stripe does when a trial ends without a payment method and the subscription's
+ * `trial_settings.end_behavior.missing_payment_method` is `pause`: no invoice, status `paused`.
+ */
+export function pauseSubscription (ctx: OpCtx, sub: SubscriptionRec): void {
+  if (sub.status !== 'active' && sub.status !== 'trialing') {
+    throw invalidRequest(`Subscription ${sub.id} is ${sub.status} and cannot be paused.`)
+  }
+  update(ctx, sub, 'customer.subscription.paused', s => { s.status = 'paused' })
+}
+
+/** `POST /v1/subscriptions/{id}/resume`: a paused subscription is active again, billed from now. */
+export function resumeSubscription (ctx: OpCtx, sub: SubscriptionRec): void {
+  if (sub.status !== 'paused') throw invalidRequest('Subscription is not paused.', 'subscription_not_paused')
+  update(ctx, sub, 'customer.subscription.resumed', s => { s.status = 'active' })
+}
+
 // ---- checkout
 
 export interface CheckoutPayment { paymentMethod: string; email?: string | undefined; name?: string | undefined }

@@ -3,7 +3,7 @@ import { invalidParam, missingParam, noSuch, StripeError } from './errors.ts'
 import { AUTOMATIC, createOpCtx } from './events.ts'
 import type { Reader } from './form.ts'
 import type { JsonObject } from './json.ts'
-import { advanceClock, completeCheckout, renewSubscription } from './lifecycle.ts'
+import { advanceClock, completeCheckout, pauseSubscription, renewSubscription } from './lifecycle.ts'
 import { render } from './objects/index.ts'
 import type { Reply } from './server.ts'
 import { accountNow, accountView, type Account, type DeliveryOptions, type Kind, type Mode, type RecOf, type Store } from './store.ts'
@@ -92,6 +92,12 @@ export async function handleLocal (deps: LocalDeps, method: string, path: string
       const { account, mode, rec } = locate(store, 'subscription', first)
       const ctx = createOpCtx(delivery, baseUrl, account, mode, AUTOMATIC)
       renewSubscription(ctx, rec, parts[2] === 'fail-payment')
+      return ok(render(rec, ctx))
+    }
+    case 'POST /subscriptions/:id/pause': {
+      const { account, mode, rec } = locate(store, 'subscription', first)
+      const ctx = createOpCtx(delivery, baseUrl, account, mode, AUTOMATIC)
+      pauseSubscription(ctx, rec)
       return ok(render(rec, ctx))
     }
     case 'GET /checkout/pay/:id': {

@@ -1,6 +1,7 @@
 import { and, desc, eq, sql, type SQL } from 'drizzle-orm'
 import type { Executor } from '../platform/db/client.ts'
-import { empty, q, raw, runRows, type Fragment } from '../platform/db/statement.ts'
+import type { ReadKind, WriteKind } from '../platform/db/effects.ts'
+import { q, raw, runRows } from '../platform/db/statement.ts'
 import { webhookEvents } from '../platform/db/schema.ts'
 import type { Mode } from '../platform/stripe/client.ts'
 
@@ -17,52 +18,84 @@ export interface EventRecord {
   payload: string
 }
 
-/**
- * Records the event in one statement. Answers null when the event was already processed or ignored:
- * only a failed event is taken again (unless `force`, a replay). A concurrent delivery of the same
- * event waits on the primary key until the first commits.
- */
-export async function recordEvent (db: Executor, rec: EventRecord, status: 'processed' | 'ignored', force = false): Promise<{ attempts: number } | null> {
-  const [row] = await runRows<{ attempts: number }>(db, recordEventSql(rec, status, force))
-  return row ? { attempts: Number(row.attempts) } : null
-}
-
-/**
- * The event's insert (`returning attempts`), alone or as the CTE of a handler's one guarded write:
- * it inserts only if `onlyIf` holds, and takes an existing row again only when that one failed
- * (or `force`, a replay). No row returned means a duplicate (or `onlyIf` false).
- */
-export function recordEventSql (rec: EventRecord, status: 'processed' | 'ignored', force: boolean, onlyIf?: Fragment): Fragment {
-  return q`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
-    select ${rec.projectId}::uuid, ${rec.mode}::varchar, ${rec.id}::varchar, ${rec.type}::varchar, ${status}::varchar, 1, null, ${rec.created}::bigint, ${rec.payload}::text, now()${onlyIf ? q` where ${onlyIf}` : empty}
-    on conflict (project_id, mode, id) do update set
-      status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
-    where ${force ? raw('true') : raw(`webhook_events.status = 'failed'`)}
-    returning attempts`
-}
-
-/** An event a guarded write records in its own statement (the handlers' PendingRecord). */
+/** An event to record with its effects: processed (its effects are written) or ignored (no handler). */
 export interface EventRecordWrite {
   event: EventRecord
+  status: 'processed' | 'ignored'
   /** A replay: take the event again even if it was processed. */
   force: boolean
 }
 
-/** The status of an event, as a scalar subquery for a handler's read (null: not seen yet). */
-export const eventStatusSql = (projectId: string, mode: Mode, id: string): Fragment =>
-  q`(select status from webhook_events where project_id = ${projectId}::uuid and mode = ${mode}::varchar and id = ${id}::varchar)`
+/** The recorded status of an event (null: not seen yet), read with the rows its effects read. */
+export const eventStatus: ReadKind<{ projectId: string, mode: Mode, id: string }, string | null> = {
+  name: 'event status',
+  inputs: [
+    { name: 'p', type: 'uuid', pick: (k) => k.projectId },
+    { name: 'm', type: 'text', pick: (k) => k.mode },
+    { name: 'e', type: 'text', pick: (k) => k.id },
+  ],
+  select: (arg) => q`select w.status from webhook_events w where w.project_id = ${arg('p')} and w.mode = ${arg('m')} and w.id = ${arg('e')}`,
+  parse: (value) => (typeof value === 'string' ? value : null),
+}
+
+const RECORD_SEPARATOR = '\u001e'
+
+/**
+ * The payloads as one text, joined by U+001E and split again in SQL: sent as a text[] parameter,
+ * postgres.js would escape every quote of every body (a few KB each), the largest part of building
+ * the batch statement. A JSON text never holds a raw U+001E (control characters appear in it only
+ * escaped), and every payload here is a body that verify.ts parsed as JSON.
+ */
+function joinPayloads (events: readonly EventRecord[]): string {
+  for (const e of events) if (e.payload.includes(RECORD_SEPARATOR)) throw new Error(`event ${e.id}: the payload is not JSON text`)
+  return events.map((e) => e.payload).join(RECORD_SEPARATOR)
+}
+
+/**
+ * The events' records, first among the writes: every one must be new, or failed before (or forced, a
+ * replay). If another delivery recorded one meanwhile, the statement raises serialization_failure
+ * and writes nothing (the pipeline reads again and finds a duplicate); the kinds after this one run
+ * only when every event was recorded.
+ */
+export const eventRecords: WriteKind<EventRecordWrite> = {
+  name: 'event records',
+  ctes (items, gate) {
+    const events = items.map((w) => w.event)
+    return {
+      ctes: [
+        ['go', q`insert into webhook_events (project_id, mode, id, type, status, attempts, error, event_created, payload, processed_at)
+          select e.p, e.m, e.id, e.type, e.status, 1, null, e.created, e.payload, now()
+          from unnest(${events.map((e) => e.projectId)}::uuid[], ${events.map((e) => e.mode)}::text[], ${events.map((e) => e.id)}::text[], ${events.map((e) => e.type)}::text[],
+            ${items.map((w) => w.status)}::text[], ${events.map((e) => e.created)}::bigint[], string_to_array(${joinPayloads(events)}::text, chr(30)))
+            as e(p, m, id, type, status, created, payload)
+          where ${gate}
+          on conflict (project_id, mode, id) do update set status = excluded.status, attempts = webhook_events.attempts + 1, error = null, processed_at = now()
+          where webhook_events.status = 'failed' or webhook_events.id = any(${items.filter((w) => w.force).map((w) => w.event.id)}::text[])
+          returning 1`],
+        ['rec', q`select webhook_write_conflict_unless((select count(*) from go) = ${events.length}::int, 'an event was recorded by another delivery') as ok`],
+      ],
+      gate: raw('(select ok from rec)'),
+    }
+  },
+}
 
 /** Processed or ignored: a delivery of such an event is a duplicate, whatever it says. */
 export const isSettledStatus = (status: string | null | undefined): boolean => status != null && status !== 'failed'
 
-/** Whether the event is already processed or ignored: such a delivery is a duplicate, whatever it says. */
-export async function isSettled (db: Executor, projectId: string, mode: Mode, id: string): Promise<boolean> {
-  const [row] = await runRows<{ status: string | null }>(db, q`select ${eventStatusSql(projectId, mode, id)} as status`)
-  return isSettledStatus(row?.status)
+export interface EventKey { projectId: string, mode: Mode, eventId: string }
+
+/** The recorded status of each event (null: not seen), in the order asked; one statement. */
+export async function readEventStatuses (db: Executor, keys: readonly EventKey[]): Promise<Array<string | null>> {
+  const rows = await runRows<{ i: number, status: string | null }>(db, q`select k.i,
+      (select w.status from webhook_events w where w.project_id = k.p and w.mode = k.m and w.id = k.e) as status
+    from unnest(${keys.map((_, i) => i)}::int[], ${keys.map((k) => k.projectId)}::uuid[], ${keys.map((k) => k.mode)}::text[], ${keys.map((k) => k.eventId)}::text[]) as k(i, p, m, e)`)
+  const out: Array<string | null> = keys.map(() => null)
+  for (const r of rows) out[Number(r.i)] = r.status ?? null
+  return out
 }
 
 /**
- * After the processing transaction rolled back: remember the failure outside it, so the next
+ * After the batch statement failed (it wrote nothing): remember the failure outside it, so the next
  * delivery (or a replay) processes the event again. A processed or ignored row is never downgraded.
  */
 export async function recordFailure (db: Executor, rec: EventRecord, error: string): Promise<void> {

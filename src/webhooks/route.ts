@@ -3,12 +3,13 @@ import { AppError, badRequest, notFound } from '../platform/http/errors.ts'
 import type { Mode } from '../platform/stripe/client.ts'
 import { Problem } from '../platform/http/schemas.ts'
 import { WebhookParams, WebhookReceived } from './schemas.ts'
+import { STATS_SHARDS } from '../modules/stats/repository.ts'
 import { WebhookBatcher } from './pipeline/batcher.ts'
 import { processEvent, WebhookProcessingError } from './pipeline/process.ts'
 import { verifyWebhook, WebhookVerificationError } from './verify.ts'
 
 export const WEBHOOK_BODY_LIMIT = 1024 * 1024
-/** Events in one batched write at most, and batches in flight per instance (webhooks/batcher.ts). */
+/** Events in one batched write at most, and batches in flight per instance (pipeline/batcher.ts). */
 const MAX_BATCH = 100
 const BATCH_CONCURRENCY = 1
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
@@ -20,11 +21,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   // One batch in flight per instance: events that arrive meanwhile make the next batch larger, which
-  // costs the database less per event than more, smaller batches in parallel (measured in bench/RESULTS.md).
-  // Not on the embedded database: it is in-process (no round trip to share) and cannot keep a prepared
-  // statement, so planning the batch statement anew each time cost more than it saved (75 against 174
-  // events/s in bench:pglite); there events are applied one by one.
-  const batcher = app.database.kind === 'pglite' ? undefined : new WebhookBatcher(app.db, { concurrency: BATCH_CONCURRENCY, maxBatch: MAX_BATCH })
+  // costs the database less per event than more, smaller batches in parallel (bench/RESULTS.md).
+  // The embedded database runs the same batches: one code path writes every event.
+  const batcher = new WebhookBatcher(app.db, { concurrency: BATCH_CONCURRENCY, maxBatch: MAX_BATCH, slots: STATS_SHARDS })
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: WEBHOOK_BODY_LIMIT }, (_req, body, done) => { done(null, body) })

@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
 import type Stripe from 'stripe'
 import type { Mode } from '../platform/stripe/client.ts'
-import { eventObjectProblem } from './event-objects.ts'
+import { eventObjectProblem } from './registry.ts'
 
 /** Stripe's default: a signed timestamp older than this is a replay. */
 export const WEBHOOK_TOLERANCE_SECONDS = 300
@@ -59,7 +59,7 @@ export interface Verified { event: VerifiedEvent, payload: string }
 /**
  * The only place that checks a webhook: signature over the raw bytes (every v1 against every secret,
  * in constant time), timestamp tolerance, then the JSON shape, `livemode` against the URL's mode, and
- * for a handled type the fields its handler reads from the object (event-objects.ts).
+ * for a handled type the fields its effects read from the object (the schema its event file names).
  */
 export function verifyWebhook (input: VerifyInput): Verified {
   const { rawBody, signatureHeader, secrets, mode } = input

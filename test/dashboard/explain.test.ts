@@ -4,7 +4,12 @@ import { queryRows } from '../../src/platform/db/client.ts'
 import { subscriptionListQuery, transactionListQuery, type ListFilters } from '../../src/modules/payments/list-repository.ts'
 import { Fragment, q, runRows } from '../../src/platform/db/statement.ts'
 import { statsQuery } from '../../src/modules/stats/read-repository.ts'
-import { readBatchQuery } from '../../src/webhooks/pipeline/statement.ts'
+import { read, readStatement } from '../../src/platform/db/effects.ts'
+import { customerEndUser } from '../../src/modules/payments/customer-repository.ts'
+import { subscriptionById } from '../../src/modules/payments/subscription-repository.ts'
+import { transactionsByKeys } from '../../src/modules/payments/transaction-repository.ts'
+import { eventStatus } from '../../src/webhooks/repository.ts'
+import { EFFECT_KINDS } from '../../src/webhooks/pipeline/kinds.ts'
 import { seedDatabase } from '../../src/jobs/seed.ts'
 import { TEST_DATABASE_URL, newDeveloperId, testDatabase } from '../helpers/app.ts'
 
@@ -82,9 +87,11 @@ t.test('every list, filter and stats query is an index scan, never a sequential 
     await check(`stats ${label}, project`, statsQuery({ developerId: dev, mode: 'live', projectId: project, from, to }))
   }
   // The webhook batch's read: a status, a customer, a subscription and four Stripe ids per event, each an index probe.
-  const keys = Array.from({ length: 20 }, (_, i) => ({
-    projectId: project, mode: 'live' as const, eventId: `evt_explain_${i}`, customerId: tx?.customer ?? null, subscriptionId: `sub_explain_${i}`,
-    keys: { checkoutSessionId: `cs_explain_${i}`, paymentIntentId: `pi_explain_${i}`, invoiceId: `in_explain_${i}`, chargeId: `ch_explain_${i}` },
-  }))
-  await check('webhook batch read', readBatchQuery(keys))
+  const reads = Array.from({ length: 20 }, (_, i) => [
+    read(eventStatus, { projectId: project, mode: 'live' as const, id: `evt_explain_${i}` }),
+    read(customerEndUser, { projectId: project, mode: 'live' as const, customerId: tx?.customer ?? null }),
+    read(subscriptionById, { projectId: project, mode: 'live' as const, subscriptionId: `sub_explain_${i}` }),
+    read(transactionsByKeys, { projectId: project, mode: 'live' as const, keys: { checkoutSessionId: `cs_explain_${i}`, paymentIntentId: `pi_explain_${i}`, invoiceId: `in_explain_${i}`, chargeId: `ch_explain_${i}` } }),
+  ]).flat()
+  await check('webhook batch read', readStatement(EFFECT_KINDS, reads))
 })

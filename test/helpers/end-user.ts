@@ -95,12 +95,10 @@ export async function localAction<T = Record<string, unknown>> (local: StripeLoc
 
 /** Stores a Stripe subscription as the webhook would (same apply, same stats), for tests that run without webhooks. */
 export async function seedSubscription (shop: Shop, sub: Stripe.Subscription): Promise<void> {
-  const { applySubscription } = await import('../../src/modules/payments/subscription-model.ts')
-  await shop.app.db.transaction(async (tx) => {
-    await applySubscription({
-      tx, record: null, project: { id: shop.project.id, developerId: shop.dev.id }, mode: 'test', event: { id: `evt_seed_${sub.id}`, created: sub.created }, shard: 0,
-    }, sub, false)
-  })
+  const { subscriptionEffect } = await import('../../src/modules/payments/effects.ts')
+  const { applyJob } = await import('../../src/webhooks/pipeline/apply.ts')
+  const scope = { project: { id: shop.project.id, developerId: shop.dev.id }, mode: 'test' as const, event: { id: `evt_seed_${sub.id}`, created: sub.created } }
+  await applyJob(shop.app.db, { record: null, effects: [subscriptionEffect(scope, sub, false)] }, { slot: 0 })
 }
 
 /** Subscribes an end user through our checkout and pays at the local server; answers Stripe's subscription. */

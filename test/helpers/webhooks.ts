@@ -162,6 +162,8 @@ export async function recordLifecycle (t: Test, h: Harness): Promise<string[]> {
   await dashboard(h.local, `/subscriptions/${subId}/renew`)
   await dashboard(h.local, `/subscriptions/${subId}/fail-payment`)
   await dashboard(h.local, `/subscriptions/${subId}/renew`)
+  await dashboard(h.local, `/subscriptions/${subId}/pause`)
+  await h.stripe.subscriptions.resume(subId)
 
   const pack = await oneTimePrice(h.stripe, 990)
   const paySession = await h.stripe.checkout.sessions.create({

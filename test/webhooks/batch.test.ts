@@ -3,10 +3,11 @@ import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { queryRows } from '../../src/platform/db/client.ts'
 import { isWriteConflict } from '../../src/platform/db/conflicts.ts'
-import { readBatch, writeBatch, type BatchReadKey } from '../../src/webhooks/pipeline/statement.ts'
-import { recordEvent, type EventRecord } from '../../src/webhooks/repository.ts'
+import { paymentEffect } from '../../src/modules/payments/effects.ts'
+import type { EventRecord } from '../../src/webhooks/repository.ts'
 import { recomputeStats } from '../../src/jobs/stats-recompute.ts'
-import { planTransactionRead, type TransactionFacts } from '../../src/modules/payments/transaction-model.ts'
+import type { TransactionFacts } from '../../src/modules/payments/transaction-model.ts'
+import { applyJob, planJobs, writePlans, type Job, type JobPlan } from '../../src/webhooks/pipeline/apply.ts'
 import { WebhookBatcher } from '../../src/webhooks/pipeline/batcher.ts'
 import { countRows } from '../helpers/app.ts'
 import { eventStatuses, fakeEvent, postEvent, projectSnapshot, refuseTransactionsOf, signed, webhookHarness, type Harness } from '../helpers/webhooks.ts'
@@ -27,8 +28,16 @@ const succeeded = (pi: string, amount: number): TransactionFacts => ({
   source: 'payment_intent', keys: { paymentIntentId: pi }, amount, currency: 'usd', status: 'succeeded', succeededAt: new Date(), createIfMissing: true,
 })
 
-const readKey = (h: Harness, eventId: string, pi: string): BatchReadKey =>
-  ({ projectId: h.project.id, mode: 'test', eventId, customerId: null, subscriptionId: null, keys: { paymentIntentId: pi } })
+/** An event's job as the pipeline builds it: its record and a payment effect. */
+const job = (h: Harness, id: string, facts: TransactionFacts | null, type = 'payment_intent.succeeded'): Job => {
+  const scope = { project: { id: h.project.id, developerId: h.dev.id }, mode: 'test' as const, event: { id, created: Math.floor(Date.now() / 1000) } }
+  return { record: { event: record(h, id, type), status: 'processed', force: false }, effects: facts ? [paymentEffect(scope, facts)] : [] }
+}
+
+const writable = (plans: JobPlan[]) => plans.map((p) => {
+  if (p.outcome !== 'write') throw new Error(`expected a plan to write, got ${p.outcome}`)
+  return p
+})
 
 t.test('a burst of events is applied in batches: each recorded once, counted once, stats equal to a recompute', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
@@ -46,17 +55,14 @@ t.test('a burst of events is applied in batches: each recorded once, counted onc
 
 t.test('the batcher puts events for different payments together and events for the same payment apart', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
-  const batcher = new WebhookBatcher(h.app.db, { concurrency: 1, maxBatch: 100 })
-  const project = { id: h.project.id, developerId: h.dev.id }
-  const now = Math.floor(Date.now() / 1000)
-  const job = (id: string, facts: TransactionFacts) => ({ scope: { project, mode: 'test' as const, event: { id, created: now } }, record: record(h, id), intent: { kind: 'transaction' as const, facts } })
+  const batcher = new WebhookBatcher(h.app.db, { concurrency: 1, maxBatch: 100, slots: 8 })
   // Three events for one payment (success, then refunds: amount_refunded only grows) and ten for other payments.
   const same = [
-    job('evt_same_1', succeeded('pi_same', 1000)),
-    job('evt_same_2', { source: 'charge', keys: { paymentIntentId: 'pi_same', chargeId: 'ch_same' }, amount: 1000, currency: 'usd', status: 'succeeded', amountRefunded: 300, refundedAt: new Date(), createIfMissing: true }),
-    job('evt_same_3', { source: 'charge', keys: { paymentIntentId: 'pi_same', chargeId: 'ch_same' }, amount: 1000, currency: 'usd', status: 'succeeded', amountRefunded: 1000, refundedAt: new Date(), createIfMissing: true }),
+    job(h, 'evt_same_1', succeeded('pi_same', 1000)),
+    job(h, 'evt_same_2', { source: 'charge', keys: { paymentIntentId: 'pi_same', chargeId: 'ch_same' }, amount: 1000, currency: 'usd', status: 'succeeded', amountRefunded: 300, refundedAt: new Date(), createIfMissing: true }),
+    job(h, 'evt_same_3', { source: 'charge', keys: { paymentIntentId: 'pi_same', chargeId: 'ch_same' }, amount: 1000, currency: 'usd', status: 'succeeded', amountRefunded: 1000, refundedAt: new Date(), createIfMissing: true }),
   ]
-  const others = Array.from({ length: 10 }, (_, i) => job(`evt_other_${i}`, succeeded(`pi_other_${i}`, 50)))
+  const others = Array.from({ length: 10 }, (_, i) => job(h, `evt_other_${i}`, succeeded(`pi_other_${i}`, 50)))
   const outcomes = await Promise.all([...same, ...others].map((j) => batcher.apply(j)))
   t.same(outcomes, outcomes.map(() => 'processed'))
   t.equal(batcher.counters.events, 13)
@@ -66,25 +72,18 @@ t.test('the batcher puts events for different payments together and events for t
   t.match(snap.transactions.find((r) => r.stripe_payment_intent_id === 'pi_same'), { status: 'refunded', amount: 1000, amount_refunded: 1000, stripe_charge_id: 'ch_same' })
   t.equal(snap.transactions.length, 11, 'one row per payment')
   t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
-  t.same(await Promise.all([batcher.apply(same[0] as ReturnType<typeof job>)]), ['duplicate'], 'a recorded event is a duplicate')
+  t.same(await Promise.all([batcher.apply(same[0] as Job)]), ['duplicate'], 'a recorded event is a duplicate')
 })
 
 t.test('a batched write whose row changed after the read writes nothing, not even the events, and says it conflicted', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
   t.equal((await deliver(h, fakeEvent('payment_intent.succeeded', paymentIntent('pi_batch_stale')))).statusCode, 200)
-  const [read, fresh] = await readBatch(h.app.db, [readKey(h, 'evt_batch_stale', 'pi_batch_stale'), readKey(h, 'evt_batch_new', 'pi_batch_new')])
-  if (!read || !fresh) throw new Error('two reads')
-  t.equal(read.rows.length, 1)
-  t.equal(fresh.rows.length, 0)
   const refund: TransactionFacts = { source: 'charge', keys: { paymentIntentId: 'pi_batch_stale' }, amount: 1500, currency: 'usd', status: 'succeeded', amountRefunded: 500, refundedAt: new Date(), createIfMissing: true }
-  const scope = { developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 3 }
-  const writes = [
-    { record: record(h, 'evt_batch_stale', 'charge.refunded'), scope, transaction: planTransactionRead(read, refund, Math.floor(Date.now() / 1000)) ?? undefined },
-    { record: record(h, 'evt_batch_new'), scope, transaction: planTransactionRead(fresh, succeeded('pi_batch_new', 700), Math.floor(Date.now() / 1000)) ?? undefined },
-  ]
+  const plans = writable(await planJobs(h.app.db, [job(h, 'evt_batch_stale', refund, 'charge.refunded'), job(h, 'evt_batch_new', succeeded('pi_batch_new', 700))], { slot: 3 }))
+  t.same(plans.map((p) => p.guards.length), [1, 0], 'the refund guards the row it read; the new payment has none')
   await h.app.db.execute(sql`update transactions set description = 'changed meanwhile' where project_id = ${h.project.id} and stripe_payment_intent_id = 'pi_batch_stale'`)
   const before = await projectSnapshot(h.app, h.project.id)
-  const err = await writeBatch(h.app.db, writes).then(() => null, (e: unknown) => e)
+  const err = await writePlans(h.app.db, plans).then(() => null, (e: unknown) => e)
   t.ok(err && isWriteConflict(err), 'serialization_failure: the batcher reads again')
   t.same(await projectSnapshot(h.app, h.project.id), before, 'no row and no stats changed, also for the other event')
   t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 1, 'neither event recorded')
@@ -92,14 +91,11 @@ t.test('a batched write whose row changed after the read writes nothing, not eve
 
 t.test('a batched write whose event another delivery recorded meanwhile writes nothing', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
-  const [read] = await readBatch(h.app.db, [readKey(h, 'evt_batch_dup', 'pi_batch_dup')])
-  if (!read) throw new Error('one read')
-  t.equal(read.eventStatus, null)
-  const scope = { developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 0 }
-  const plan = planTransactionRead(read, succeeded('pi_batch_dup', 900), Math.floor(Date.now() / 1000)) ?? undefined
-  t.ok(await recordEvent(h.app.db, record(h, 'evt_batch_dup'), 'processed'), 'another instance records the event first')
-  const err = await writeBatch(h.app.db, [{ record: record(h, 'evt_batch_dup'), scope, transaction: plan }]).then(() => null, (e: unknown) => e)
+  const plans = writable(await planJobs(h.app.db, [job(h, 'evt_batch_dup', succeeded('pi_batch_dup', 900))], { slot: 0 }))
+  t.equal(await applyJob(h.app.db, job(h, 'evt_batch_dup', null), { slot: 0 }), 'processed', 'another instance records the event first')
+  const err = await writePlans(h.app.db, plans).then(() => null, (e: unknown) => e)
   t.ok(err && isWriteConflict(err), 'serialization_failure: the batcher reads again and finds a duplicate')
+  t.equal(await planJobs(h.app.db, [job(h, 'evt_batch_dup', succeeded('pi_batch_dup', 900))], { slot: 0 }).then((p) => p[0]?.outcome), 'duplicate', 'read again, it is a duplicate')
   t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 0, 'nothing counted')
 })
 
@@ -121,17 +117,17 @@ t.test('one event the database refuses fails alone: the others in its batch are 
 
 t.test('a batch stores every payload byte for byte, and refuses one that is not JSON text', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
-  const scope = { developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 0 }
   const payloads = [
     JSON.stringify({ id: 'evt_bytes_1', note: 'quotes " and \\ backslashes, {braces}, commas, NULL' }),
     JSON.stringify({ id: 'evt_bytes_2', note: 'ünïcödé € 😀 and an escaped control \u0001' }, null, 2),
     '{"id":"evt_bytes_3","empty":""}',
   ]
-  await writeBatch(h.app.db, payloads.map((payload, i) => ({ record: { ...record(h, `evt_bytes_${i + 1}`), payload }, scope })))
+  const withPayload = (id: string, payload: string): Job => ({ record: { event: { ...record(h, id), payload }, status: 'processed', force: false }, effects: [] })
+  await writePlans(h.app.db, writable(await planJobs(h.app.db, payloads.map((payload, i) => withPayload(`evt_bytes_${i + 1}`, payload)), { slot: 0 })))
   const stored = await queryRows<{ id: string, payload: string }>(h.app.db, sql`select id, payload from webhook_events where project_id = ${h.project.id} order by id`)
   t.same(stored.map((r) => r.payload), payloads, 'each payload exactly as given, in its own row')
 
-  const err = await writeBatch(h.app.db, [{ record: { ...record(h, 'evt_bytes_rs'), payload: '{"a":1}\u001e{"b":2}' }, scope }]).then(() => null, (e: unknown) => e)
+  const err = await applyJob(h.app.db, withPayload('evt_bytes_rs', '{"a":1}\u001e{"b":2}'), { slot: 0 }).then(() => null, (e: unknown) => e)
   t.match(err, /not JSON text/, 'a raw record separator cannot be JSON: refused')
   t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 3, 'nothing more recorded')
 })
@@ -153,13 +149,9 @@ t.test('a batch that conflicts (serialization_failure from the database) is read
     await h.app.db.execute(sql`drop function if exists ${fn}()`).catch(() => {})
   })
 
-  const batcher = new WebhookBatcher(h.app.db, { concurrency: 1, maxBatch: 100 })
-  const project = { id: h.project.id, developerId: h.dev.id }
-  const now = Math.floor(Date.now() / 1000)
+  const batcher = new WebhookBatcher(h.app.db, { concurrency: 1, maxBatch: 100, slots: 8 })
   const ids = [`evt_conflict_${tag}`, ...Array.from({ length: 5 }, (_, i) => `evt_neighbour_${i}`)]
-  const outcomes = await Promise.all(ids.map((id, i) => batcher.apply({
-    scope: { project, mode: 'test', event: { id, created: now } }, record: record(h, id), intent: { kind: 'transaction', facts: succeeded(`pi_conflict_${i}`, 300) },
-  })))
+  const outcomes = await Promise.all(ids.map((id, i) => batcher.apply(job(h, id, succeeded(`pi_conflict_${i}`, 300)))))
   t.same(outcomes, ids.map(() => 'processed'), 'every event applied in the end')
   t.ok(batcher.counters.conflicts >= 1, `the conflict was met and retried (${batcher.counters.conflicts})`)
   t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 6, 'one row each, none twice')

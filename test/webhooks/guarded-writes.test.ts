@@ -2,9 +2,10 @@ import t from 'tap'
 import { sql } from 'drizzle-orm'
 import { queryRows } from '../../src/platform/db/client.ts'
 import { isWriteConflict } from '../../src/platform/db/conflicts.ts'
-import { readTransactionsByKeys, writeTransactionGuarded } from '../../src/modules/payments/transaction-repository.ts'
+import { paymentEffect } from '../../src/modules/payments/effects.ts'
+import type { TransactionFacts } from '../../src/modules/payments/transaction-model.ts'
 import { recomputeStats } from '../../src/jobs/stats-recompute.ts'
-import { planTransaction } from '../../src/modules/payments/transaction-model.ts'
+import { planJobs, writePlans, type Job } from '../../src/webhooks/pipeline/apply.ts'
 import { countRows, secondConnection } from '../helpers/app.ts'
 import { eventStatuses, fakeEvent, postEvent, projectSnapshot, signed, webhookHarness, type Harness } from '../helpers/webhooks.ts'
 
@@ -17,34 +18,42 @@ const deliver = async (h: Harness, event: object): Promise<number> => {
   return (await postEvent(h.app, h.project.id, body, signed(body, h.secret))).statusCode
 }
 
-const scope = (h: Harness) => ({ developerId: h.dev.id, projectId: h.project.id, mode: 'test' as const, shard: 0 })
-const pending = (h: Harness, id: string) => ({ event: { projectId: h.project.id, mode: 'test' as const, id, type: 'charge.refunded', created: Math.floor(Date.now() / 1000), payload: '{}' }, force: false })
+/** The job the pipeline builds for an event: its record and a payment effect. */
+const job = (h: Harness, id: string, facts: TransactionFacts): Job => {
+  const created = Math.floor(Date.now() / 1000)
+  return {
+    record: { event: { projectId: h.project.id, mode: 'test', id, type: 'charge.refunded', created, payload: '{}' }, status: 'processed', force: false },
+    effects: [paymentEffect({ project: { id: h.project.id, developerId: h.dev.id }, mode: 'test', event: { id, created } }, facts)],
+  }
+}
+
+/** Reads and plans one job (the first statement); the caller writes it when it chooses. */
+async function planned (h: Harness, j: Job) {
+  const [plan] = await planJobs(h.app.db, [j], { slot: 0 })
+  if (plan?.outcome !== 'write') throw new Error(`expected a plan to write, got ${plan?.outcome}`)
+  return plan
+}
+
+const refund: TransactionFacts = {
+  source: 'charge', keys: { paymentIntentId: 'pi_guard_changed' }, amount: 1500, currency: 'usd', status: 'succeeded', amountRefunded: 500, refundedAt: new Date(), createIfMissing: true,
+}
 
 t.test('a guarded write whose row changed after the read writes nothing, not even the event', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
   t.equal(await deliver(h, fakeEvent('payment_intent.succeeded', paymentIntent('pi_guard_changed'))), 200)
-  const read = await readTransactionsByKeys(h.app.db, h.project.id, 'test', { paymentIntentId: 'pi_guard_changed' })
-  t.equal(read.rows.length, 1)
-  const plan = planTransaction(read.rows, {
-    source: 'charge', keys: { paymentIntentId: 'pi_guard_changed' }, amount: 1500, currency: 'usd', status: 'succeeded', amountRefunded: 500, refundedAt: new Date(), createIfMissing: true,
-  }, Math.floor(Date.now() / 1000))
-  if (!plan) throw new Error('the refund should change the row')
+  const plan = await planned(h, job(h, 'evt_guard_stale', refund))
+  t.equal(plan.guards.length, 1, 'the plan guards the one row it read')
 
   // Another writer gets there between the read and the write.
   await h.app.db.execute(sql`update transactions set description = 'changed meanwhile' where project_id = ${h.project.id} and stripe_payment_intent_id = 'pi_guard_changed'`)
   const before = await projectSnapshot(h.app, h.project.id)
-  const result = await writeTransactionGuarded(h.app.db, scope(h), plan, pending(h, 'evt_guard_stale'))
-  t.same(result, { ok: false, recorded: false }, 'the guard saw the change')
+  const err = await writePlans(h.app.db, [plan]).then(() => null, (e: unknown) => e)
+  t.ok(err && isWriteConflict(err), 'the guard saw the change')
   t.same(await projectSnapshot(h.app, h.project.id), before, 'row and stats untouched')
   t.notOk((await eventStatuses(h.app, h.project.id)).some((e) => e.id === 'evt_guard_stale'), 'the event is not recorded')
 
   // Read again: the same write now goes through.
-  const fresh = await readTransactionsByKeys(h.app.db, h.project.id, 'test', { paymentIntentId: 'pi_guard_changed' })
-  const replanned = planTransaction(fresh.rows, {
-    source: 'charge', keys: { paymentIntentId: 'pi_guard_changed' }, amount: 1500, currency: 'usd', status: 'succeeded', amountRefunded: 500, refundedAt: new Date(), createIfMissing: true,
-  }, Math.floor(Date.now() / 1000))
-  if (!replanned) throw new Error('the refund should change the row')
-  t.same(await writeTransactionGuarded(h.app.db, scope(h), replanned, pending(h, 'evt_guard_stale')), { ok: true, recorded: true })
+  await writePlans(h.app.db, [await planned(h, job(h, 'evt_guard_stale', refund))])
   t.match((await projectSnapshot(h.app, h.project.id)).transactions, [{ status: 'partially_refunded', amount_refunded: 500, description: 'changed meanwhile' }])
   t.match(await eventStatuses(h.app, h.project.id), [{ type: 'payment_intent.succeeded' }, { id: 'evt_guard_stale', status: 'processed' }])
   t.same((await recomputeStats(h.app.db, { check: true, projectId: h.project.id })).drift, [], 'stats agree with a recompute')
@@ -52,15 +61,13 @@ t.test('a guarded write whose row changed after the read writes nothing, not eve
 
 t.test('a new row whose id a concurrent insert took fails the whole statement, and nothing is recorded', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
-  const read = await readTransactionsByKeys(h.app.db, h.project.id, 'test', { paymentIntentId: 'pi_guard_race' })
-  t.same(read.rows, [])
-  const plan = planTransaction(read.rows, {
+  const plan = await planned(h, job(h, 'evt_guard_race', {
     source: 'payment_intent', keys: { paymentIntentId: 'pi_guard_race' }, amount: 700, currency: 'usd', status: 'succeeded', succeededAt: new Date(), createIfMissing: true,
-  }, Math.floor(Date.now() / 1000))
-  if (!plan) throw new Error('a first payment should insert')
+  }))
+  t.same(plan.guards, [], 'nothing read: a new row')
   t.equal(await deliver(h, fakeEvent('payment_intent.succeeded', paymentIntent('pi_guard_race', 700))), 200, 'another event inserts the row first')
   const before = await projectSnapshot(h.app, h.project.id)
-  const err = await writeTransactionGuarded(h.app.db, scope(h), plan, pending(h, 'evt_guard_race')).then(() => null, (e: unknown) => e)
+  const err = await writePlans(h.app.db, [plan]).then(() => null, (e: unknown) => e)
   t.ok(err && isWriteConflict(err), 'a unique violation, which the pipeline retries')
   t.same(await projectSnapshot(h.app, h.project.id), before, 'nothing counted twice')
   t.equal(await countRows(h.app, 'webhook_events', { projectId: h.project.id }), 1, 'the event is not recorded')
@@ -69,10 +76,9 @@ t.test('a new row whose id a concurrent insert took fails the whole statement, a
 t.test('an insert still uncommitted when the guarded write starts makes it fail with a unique violation, which is retried', { skip: process.env.DATABASE_URL ? false : 'needs a second connection: PGlite has one' }, async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
   const other = await secondConnection(t)
-  const plan = planTransaction([], {
+  const plan = await planned(h, job(h, 'evt_guard_inflight', {
     source: 'payment_intent', keys: { paymentIntentId: 'pi_guard_inflight' }, amount: 900, currency: 'usd', status: 'succeeded', succeededAt: new Date(), createIfMissing: true,
-  }, Math.floor(Date.now() / 1000))
-  if (!plan) throw new Error('a first payment should insert')
+  }))
   let release = (): void => {}
   const held = new Promise<void>((resolve) => { release = resolve })
   let inserted = (): void => {}
@@ -84,7 +90,7 @@ t.test('an insert still uncommitted when the guarded write starts makes it fail 
     await held
   })
   await insertedYet
-  const write = writeTransactionGuarded(h.app.db, scope(h), plan, pending(h, 'evt_guard_inflight')).then(() => null, (e: unknown) => e)
+  const write = writePlans(h.app.db, [plan]).then(() => null, (e: unknown) => e)
   await new Promise((resolve) => setTimeout(resolve, 200)) // the write now waits on the other transaction's index entry
   release()
   await concurrent

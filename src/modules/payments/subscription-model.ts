@@ -1,11 +1,43 @@
 import type Stripe from 'stripe'
-import { readSubscription, writeSubscriptionGuarded, type SubscriptionRead, type SubscriptionRow, type SubscriptionWrite, type VersionedSubscriptionRow } from './subscription-repository.ts'
-import type { StatsDelta } from '../stats/model.ts'
-import { statsDiff, subscriptionContribution, type SubscriptionState } from '../stats/model.ts'
-import { alreadyRecorded, endUserFromMetadata, fromUnix, idOf, pendingRecord, RefetchRequired, settleWrite, statsScope, type HandlerContext, type IntentScope } from '../../webhooks/pipeline/context.ts'
+import { RefetchRequired, type EffectScope } from '../../platform/db/effects.ts'
+import type { subscriptions } from '../../platform/db/schema.ts'
+import { fromUnix, idOf } from '../../platform/stripe/objects.ts'
+import { statsDiff, subscriptionContribution, type StatsDelta, type SubscriptionState } from '../stats/model.ts'
+import { endUserFromMetadata } from './end-user-model.ts'
+
+export type SubscriptionRow = typeof subscriptions.$inferSelect
+
+/** What the webhook handlers know about a subscription, taken from a Stripe payload. */
+export interface SubscriptionWrite {
+  endUserId: string | null
+  stripeCustomerId: string
+  stripeSubscriptionId: string
+  status: string
+  priceId: string | null
+  productId: string | null
+  quantity: number
+  amount: number | null
+  currency: string | null
+  interval: string | null
+  intervalCount: number | null
+  currentPeriodStart: Date | null
+  currentPeriodEnd: Date | null
+  trialEnd: Date | null
+  cancelAtPeriodEnd: boolean
+  canceledAt: Date | null
+  endedAt: Date | null
+  stripeCreatedAt: Date | null
+  lastEventAt: number
+}
+
+/** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
+export type VersionedSubscriptionRow = SubscriptionRow & { version: string }
+
+export const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
+
 
 /** The columns we keep, read from a Stripe subscription (periods live on the items in the current API). */
-export function subscriptionWrite (ctx: IntentScope, sub: Stripe.Subscription, endUserId: string | null): SubscriptionWrite {
+export function subscriptionWrite (ctx: EffectScope, sub: Stripe.Subscription, endUserId: string | null): SubscriptionWrite {
   const item = sub.items.data[0]
   const price = item?.price
   return {
@@ -64,19 +96,6 @@ export function decide (stored: SubscriptionRow | undefined, incoming: Subscript
   return 'undecidable'
 }
 
-/**
- * Applies a subscription payload (or the object re-read from Stripe, `fresh`) and the stats
- * difference between the row's old and new contribution, in one guarded statement (which also
- * records the event when the handler is single-write). A row changed since the read: WriteConflict.
- */
-export async function applySubscription (ctx: HandlerContext, sub: Stripe.Subscription, fresh: boolean): Promise<void> {
-  const read = await readSubscription(ctx.tx, ctx.project.id, ctx.mode, sub.id, idOf(sub.customer), ctx.record ? ctx.event.id : null)
-  if (alreadyRecorded(ctx, read.eventStatus)) return
-  const plan = planSubscription(ctx, read, sub, fresh)
-  if (!plan) return
-  settleWrite(ctx, `subscription ${sub.id}`, await writeSubscriptionGuarded(ctx.tx, statsScope(ctx), plan.stored, plan.write, plan.delta, pendingRecord(ctx)))
-}
-
 /** A subscription state that wins over the stored row: the row to write and the stats difference. */
 export interface SubscriptionPlan {
   stored: VersionedSubscriptionRow | undefined
@@ -88,7 +107,7 @@ export interface SubscriptionPlan {
  * Whether the state replaces what was read, and what to write (pure); null when the stored state is
  * newer or the same. A same-second tie the payload cannot decide throws RefetchRequired.
  */
-export function planSubscription (scope: IntentScope, read: Omit<SubscriptionRead, 'eventStatus'>, sub: Stripe.Subscription, fresh: boolean): SubscriptionPlan | null {
+export function planSubscription (scope: EffectScope, read: { stored: VersionedSubscriptionRow | undefined, customerEndUserId: string | null }, sub: Stripe.Subscription, fresh: boolean): SubscriptionPlan | null {
   const stored = read.stored
   const endUserId = stored?.endUserId ?? endUserFromMetadata(sub.metadata, scope.project.id, scope.mode) ?? read.customerEndUserId
   const incoming = subscriptionWrite(scope, sub, endUserId)

@@ -1,117 +1,94 @@
-import { sql } from 'drizzle-orm'
-import type { Executor } from '../../platform/db/client.ts'
 import { rowFromJson } from '../../platform/db/client.ts'
-import { q, raw, runRows, withCtes, type Fragment } from '../../platform/db/statement.ts'
-import type { subscriptions } from '../../platform/db/schema.ts'
+import type { ReadKind, WriteKind } from '../../platform/db/effects.ts'
+import { q } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
-import { statsDeltaCtes, type StatsScope } from '../stats/repository.ts'
-import type { StatsDelta } from '../stats/model.ts'
-import { eventStatusSql, recordEventSql, type EventRecordWrite } from '../../webhooks/repository.ts'
+import { SUBSCRIPTION_DATES, type SubscriptionWrite, type VersionedSubscriptionRow } from './subscription-model.ts'
 
-export type SubscriptionRow = typeof subscriptions.$inferSelect
+/** One subscription of a project and mode, by its Stripe id. */
+export interface SubscriptionLookup { projectId: string, mode: Mode, subscriptionId: string }
 
-/** What the webhook handlers know about a subscription, taken from a Stripe payload. */
-export interface SubscriptionWrite {
-  endUserId: string | null
-  stripeCustomerId: string
-  stripeSubscriptionId: string
-  status: string
-  priceId: string | null
-  productId: string | null
-  quantity: number
-  amount: number | null
-  currency: string | null
-  interval: string | null
-  intervalCount: number | null
-  currentPeriodStart: Date | null
-  currentPeriodEnd: Date | null
-  trialEnd: Date | null
-  cancelAtPeriodEnd: boolean
-  canceledAt: Date | null
-  endedAt: Date | null
-  stripeCreatedAt: Date | null
-  lastEventAt: number
+/** The stored subscription with its version (undefined: not stored yet). */
+export const subscriptionById: ReadKind<SubscriptionLookup, VersionedSubscriptionRow | undefined> = {
+  name: 'subscription by Stripe id',
+  inputs: [
+    { name: 'p', type: 'uuid', pick: (l) => l.projectId },
+    { name: 'm', type: 'text', pick: (l) => l.mode },
+    { name: 'sub', type: 'text', pick: (l) => l.subscriptionId },
+  ],
+  select: (arg) => q`select row_to_json(s) from (select t.*, t.xmin::text as version from subscriptions t
+    where t.project_id = ${arg('p')} and t.mode = ${arg('m')} and t.stripe_subscription_id = ${arg('sub')}) s`,
+  parse: (value) => (value ? rowFromJson<VersionedSubscriptionRow>(value, SUBSCRIPTION_DATES) : undefined),
 }
 
-/** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
-export type VersionedSubscriptionRow = SubscriptionRow & { version: string }
-
-export const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
-
-export interface SubscriptionRead {
+/** A subscription state that won over the stored row (none: a new row), for the project and mode of `scope`. */
+export interface SubscriptionUpsert {
+  scope: { developerId: string, projectId: string, mode: Mode }
   stored: VersionedSubscriptionRow | undefined
-  eventStatus: string | null
-  customerEndUserId: string | null
+  write: SubscriptionWrite
 }
-
-/** The stored subscription, the end user linked to its customer, and (on request) the event's status: one round trip. */
-export async function readSubscription (db: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string, customerId: string | null, eventId: string | null): Promise<SubscriptionRead> {
-  const [row] = await runRows<{ sub: unknown, event_status: string | null, customer_end_user: string | null }>(db, q`select
-    (select row_to_json(s) from (select t.*, t.xmin::text as version from subscriptions t
-      where t.project_id = ${projectId}::uuid and t.mode = ${mode} and t.stripe_subscription_id = ${stripeSubscriptionId}) s) as sub,
-    ${eventId ? eventStatusSql(projectId, mode, eventId) : q`null::text`} as event_status,
-    ${customerId ? q`(select end_user_id from customers where project_id = ${projectId}::uuid and mode = ${mode} and stripe_customer_id = ${customerId})` : q`null::text`} as customer_end_user`)
-  return {
-    stored: row?.sub ? rowFromJson<VersionedSubscriptionRow>(row.sub, SUBSCRIPTION_DATES) : undefined,
-    eventStatus: row?.event_status ?? null,
-    customerEndUserId: row?.customer_end_user ?? null,
-  }
-}
-
-const ts = (d: Date | null): Fragment => (d ? q`${d.toISOString()}::timestamptz` : raw('null::timestamptz'))
 
 /**
- * Inserts or replaces the subscription with the stats delta, in ONE statement guarded like
- * writeTransactionGuarded: the stored row (if any) is locked and must be the version that was read;
- * a new row relies on the unique id (a concurrent insert fails the statement and the caller runs
- * again). With a pending event record, the event is recorded in the same statement (a duplicate
- * writes nothing). The caller decided, on that read, that the incoming state wins.
+ * Timestamps and booleans travel as text[] and are cast in SQL: drizzle hands postgres.js' timestamptz[]
+ * serializer a pass-through, which cannot send a JS array, and it types a boolean array as one boolean.
  */
-export async function writeSubscriptionGuarded (db: Executor, scope: StatsScope, stored: VersionedSubscriptionRow | undefined, w: SubscriptionWrite, delta: StatsDelta, record: EventRecordWrite | null): Promise<{ ok: boolean, recorded: boolean }> {
-  const ctes: Array<[string, Fragment]> = stored
-    ? [
-        ['locked', q`select xmin::text as v from subscriptions where id = ${stored.id}::uuid for update`],
-        ['guard', q`select count(*) = 1 as ok from locked where v = ${stored.version}`],
-      ]
-    : [['guard', q`select true as ok`]]
-  ctes.push(['go', record
-    ? recordEventSql(record.event, 'processed', record.force, q`(select ok from guard)`)
-    : q`select 1 where (select ok from guard)`])
-  ctes.push(['up', stored
-    ? q`update subscriptions set end_user_id = coalesce(end_user_id, ${w.endUserId}), stripe_customer_id = ${w.stripeCustomerId}, status = ${w.status},
-        price_id = ${w.priceId}, product_id = ${w.productId}, quantity = ${w.quantity}::int, amount = ${w.amount}::bigint, currency = ${w.currency},
-        interval = ${w.interval}, interval_count = ${w.intervalCount}::int, current_period_start = ${ts(w.currentPeriodStart)}, current_period_end = ${ts(w.currentPeriodEnd)},
-        trial_end = ${ts(w.trialEnd)}, cancel_at_period_end = ${w.cancelAtPeriodEnd}, canceled_at = ${ts(w.canceledAt)}, ended_at = ${ts(w.endedAt)},
-        stripe_created_at = coalesce(stripe_created_at, ${ts(w.stripeCreatedAt)}), last_event_at = greatest(last_event_at, ${w.lastEventAt}::bigint), updated_at = now()
-      where id = ${stored.id}::uuid and exists (select 1 from go)
-      returning 1`
-    : q`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
-        quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, ended_at,
-        stripe_created_at, last_event_at)
-      select ${scope.developerId}, ${scope.projectId}::uuid, ${scope.mode}, ${w.endUserId}, ${w.stripeCustomerId}, ${w.stripeSubscriptionId}, ${w.status}, ${w.priceId}, ${w.productId},
-        ${w.quantity}::int, ${w.amount}::bigint, ${w.currency}, ${w.interval}, ${w.intervalCount}::int, ${ts(w.currentPeriodStart)}, ${ts(w.currentPeriodEnd)}, ${ts(w.trialEnd)},
-        ${w.cancelAtPeriodEnd}, ${ts(w.canceledAt)}, ${ts(w.endedAt)}, ${ts(w.stripeCreatedAt)}, ${w.lastEventAt}::bigint
-      where exists (select 1 from go)
-      returning 1`])
-  statsDeltaCtes(scope, delta, q`exists (select 1 from up)`).forEach((s, i) => ctes.push([`s${i}`, s]))
-  const [row] = await runRows<{ ok: boolean, recorded: boolean }>(db, withCtes(ctes, q`select (select ok from guard) as ok, exists (select 1 from go) as recorded`))
-  return { ok: row?.ok === true, recorded: row?.recorded === true }
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
+
+/**
+ * Every subscription state of a batch: stored rows replaced (the pipeline guards their version), new
+ * ones inserted (a concurrent insert of the same id fails the statement with a unique violation).
+ * The end user, once linked, and Stripe's creation time are kept; `last_event_at` only grows.
+ */
+export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
+  name: 'subscription upserts',
+  ctes (items, gate) {
+    const su = items.filter((u) => u.stored).map((u) => u.write)
+    const ids = items.filter((u) => u.stored).map((u) => u.stored?.id ?? '')
+    const inserts = items.filter((u) => !u.stored)
+    const si = inserts.map((u) => u.write)
+    return {
+      ctes: [
+        ['sub_updated', q`update subscriptions s set end_user_id = coalesce(s.end_user_id, u.end_user_id), stripe_customer_id = u.customer, status = u.status, price_id = u.price_id,
+            product_id = u.product_id, quantity = u.quantity, amount = u.amount, currency = u.currency, interval = u.interval, interval_count = u.interval_count,
+            current_period_start = u.current_period_start, current_period_end = u.current_period_end, trial_end = u.trial_end, cancel_at_period_end = u.cancel_at_period_end,
+            canceled_at = u.canceled_at, ended_at = u.ended_at, stripe_created_at = coalesce(s.stripe_created_at, u.stripe_created_at),
+            last_event_at = greatest(s.last_event_at, u.last_event_at), updated_at = now()
+          from unnest(${ids}::uuid[], ${su.map((w) => w.endUserId)}::text[], ${su.map((w) => w.stripeCustomerId)}::text[], ${su.map((w) => w.status)}::text[],
+            ${su.map((w) => w.priceId)}::text[], ${su.map((w) => w.productId)}::text[], ${su.map((w) => w.quantity)}::int[], ${su.map((w) => w.amount)}::bigint[],
+            ${su.map((w) => w.currency)}::text[], ${su.map((w) => w.interval)}::text[], ${su.map((w) => w.intervalCount)}::int[], ${su.map((w) => iso(w.currentPeriodStart))}::text[]::timestamptz[],
+            ${su.map((w) => iso(w.currentPeriodEnd))}::text[]::timestamptz[], ${su.map((w) => iso(w.trialEnd))}::text[]::timestamptz[], ${su.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
+            ${su.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
+            ${su.map((w) => w.lastEventAt)}::bigint[])
+            as u(id, end_user_id, customer, status, price_id, product_id, quantity, amount, currency, interval, interval_count, current_period_start, current_period_end,
+              trial_end, cancel_at_period_end, canceled_at, ended_at, stripe_created_at, last_event_at)
+          where s.id = u.id and ${gate}
+          returning 1`],
+        ['sub_inserted', q`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
+            quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, ended_at,
+            stripe_created_at, last_event_at)
+          select * from unnest(${inserts.map((u) => u.scope.developerId)}::text[], ${inserts.map((u) => u.scope.projectId)}::uuid[], ${inserts.map((u) => u.scope.mode)}::text[],
+            ${si.map((w) => w.endUserId)}::text[], ${si.map((w) => w.stripeCustomerId)}::text[], ${si.map((w) => w.stripeSubscriptionId)}::text[], ${si.map((w) => w.status)}::text[],
+            ${si.map((w) => w.priceId)}::text[], ${si.map((w) => w.productId)}::text[], ${si.map((w) => w.quantity)}::int[], ${si.map((w) => w.amount)}::bigint[],
+            ${si.map((w) => w.currency)}::text[], ${si.map((w) => w.interval)}::text[], ${si.map((w) => w.intervalCount)}::int[], ${si.map((w) => iso(w.currentPeriodStart))}::text[]::timestamptz[],
+            ${si.map((w) => iso(w.currentPeriodEnd))}::text[]::timestamptz[], ${si.map((w) => iso(w.trialEnd))}::text[]::timestamptz[], ${si.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
+            ${si.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
+            ${si.map((w) => w.lastEventAt)}::bigint[])
+          where ${gate}
+          returning 1`],
+      ],
+    }
+  },
 }
 
-/** Links a subscription the checkout created to its end user, once (checkout.session.completed). */
-export async function linkSubscriptionEndUser (tx: Executor, projectId: string, mode: Mode, stripeSubscriptionId: string, endUserId: string): Promise<void> {
-  await tx.execute(sql`update subscriptions set end_user_id = ${endUserId}, updated_at = now()
-    where project_id = ${projectId}::uuid and mode = ${mode} and stripe_subscription_id = ${stripeSubscriptionId} and end_user_id is null`)
-}
+/** A subscription the checkout created, and the end user it was for. */
+export interface SubscriptionEndUserLink { projectId: string, mode: Mode, subscriptionId: string, endUserId: string }
 
-/** Remembers which Stripe customer an end user has, unless either side is already linked. */
-export async function linkCustomer (tx: Executor, projectId: string, mode: Mode, endUserId: string, stripeCustomerId: string): Promise<void> {
-  await tx.execute(sql`with claimed as (
-      update customers set stripe_customer_id = ${stripeCustomerId}
-      where project_id = ${projectId}::uuid and mode = ${mode} and end_user_id = ${endUserId} and stripe_customer_id is null
-        and not exists (select 1 from customers c where c.project_id = ${projectId}::uuid and c.mode = ${mode} and c.stripe_customer_id = ${stripeCustomerId})
-      returning 1)
-    insert into customers (project_id, mode, end_user_id, stripe_customer_id)
-    select ${projectId}::uuid, ${mode}, ${endUserId}, ${stripeCustomerId} where not exists (select 1 from claimed)
-    on conflict do nothing`)
+/** Links subscriptions to their end users, once: a row that has one keeps it (checkout.session.completed). */
+export const subscriptionEndUserLinks: WriteKind<SubscriptionEndUserLink> = {
+  name: 'subscription end-user links',
+  ctes: (items, gate) => ({
+    ctes: [['sub_linked', q`update subscriptions s set end_user_id = u.eu, updated_at = now()
+      from unnest(${items.map((l) => l.projectId)}::uuid[], ${items.map((l) => l.mode)}::text[], ${items.map((l) => l.subscriptionId)}::text[], ${items.map((l) => l.endUserId)}::text[]) as u(p, m, sub, eu)
+      where s.project_id = u.p and s.mode = u.m and s.stripe_subscription_id = u.sub and s.end_user_id is null and ${gate}
+      returning 1`]],
+  }),
 }

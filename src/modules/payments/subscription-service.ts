@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type Stripe from 'stripe'
 import type { Db } from '../../platform/db/client.ts'
-import { retryOnConflict } from '../../platform/db/conflicts.ts'
 import { AppError, badRequest, conflict } from '../../platform/http/errors.ts'
 import type { StripeResolver } from '../stripe-accounts/resolver.ts'
 import { findCustomer } from './customer-repository.ts'
@@ -10,9 +9,10 @@ import {
   LIVE_STATUSES, findCurrentSubscription, findSubscriptionById, findSubscriptionIn, listEndUserTransactions,
   type SubscriptionRow, type TransactionRow,
 } from './end-user-repository.ts'
+import { slotOf } from '../../platform/db/effects.ts'
+import { applyJob } from '../../webhooks/pipeline/apply.ts'
 import { STATS_SHARDS } from '../stats/repository.ts'
-import { applySubscription } from './subscription-model.ts'
-import { shardOf } from '../../webhooks/pipeline/context.ts'
+import { subscriptionEffect } from './effects.ts'
 import type { UpdateSubscriptionBody } from './schemas.ts'
 import { retrievePrice, type EndUserRef } from './checkout-service.ts'
 import { callStripe, stripeFor, unixNow } from '../stripe-accounts/access.ts'
@@ -37,21 +37,15 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
   }
 
   /**
-   * Stripe's answer goes into the row at once, after the call, through the webhook side's own guarded
-   * apply (same out-of-order guard, same stats delta, one statement): it counts as an event created
-   * when the call started, so a webhook event newer than the call keeps its state, older ones no
-   * longer apply, and the echo of this change agrees (no delta). A webhook that changed the row
-   * between the read and the write makes it run again.
+   * Stripe's answer goes into the row at once, after the call, as the same effect a subscription
+   * event has (same out-of-order guard, same stats delta, one statement), without an event record:
+   * it counts as an event created when the call started, so a webhook event newer than the call
+   * keeps its state, older ones no longer apply, and the echo of this change agrees (no delta). A
+   * webhook that changed the row between the read and the write makes it run again.
    */
   async function remember (ref: EndUserRef, developerId: string, row: SubscriptionRow, asOf: number, answer: Stripe.Subscription): Promise<SubscriptionRow> {
-    await retryOnConflict(() => applySubscription({
-      tx: db,
-      record: null,
-      project: { id: ref.projectId, developerId },
-      mode: ref.mode,
-      event: { id: `direct_${randomUUID()}`, created: asOf },
-      shard: shardOf(answer.id, STATS_SHARDS),
-    }, answer, true))
+    const scope = { project: { id: ref.projectId, developerId }, mode: ref.mode, event: { id: `direct_${randomUUID()}`, created: asOf } }
+    await applyJob(db, { record: null, effects: [subscriptionEffect(scope, answer, true)] }, { slot: slotOf(answer.id, STATS_SHARDS) })
     const stored = await findSubscriptionById(db, row.id)
     if (!stored) log.warn({ subscription: row.stripeSubscriptionId }, 'subscription row vanished after a direct update')
     return stored ?? row

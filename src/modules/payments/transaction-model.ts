@@ -1,6 +1,32 @@
-import { readTransactionsByKeys, writeTransactionGuarded, type TransactionKeys, type TransactionPlan, type TransactionRead, type TransactionRow, type TransactionWrite, type VersionedTransactionRow } from './transaction-repository.ts'
-import { statsDiff, transactionContribution, type TransactionState } from '../stats/model.ts'
-import { alreadyRecorded, pendingRecord, settleWrite, statsScope, type HandlerContext } from '../../webhooks/pipeline/context.ts'
+import type { transactions } from '../../platform/db/schema.ts'
+import { statsDiff, transactionContribution, type StatsDelta, type TransactionState } from '../stats/model.ts'
+
+export type TransactionRow = typeof transactions.$inferSelect
+
+export interface TransactionKeys {
+  checkoutSessionId?: string | null | undefined
+  paymentIntentId?: string | null | undefined
+  invoiceId?: string | null | undefined
+  chargeId?: string | null | undefined
+}
+
+/** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
+export type VersionedTransactionRow = TransactionRow & { version: string }
+
+export const TRANSACTION_DATES = ['createdAt', 'updatedAt', 'succeededAt', 'failedAt', 'refundedAt'] as const
+
+export type TransactionWrite = Pick<TransactionRow,
+  'endUserId' | 'kind' | 'status' | 'amount' | 'amountRefunded' | 'currency' | 'description' | 'stripeCustomerId' | 'stripeCheckoutSessionId' |
+  'stripePaymentIntentId' | 'stripeInvoiceId' | 'stripeChargeId' | 'stripeSubscriptionId' | 'lastEventAt' | 'succeededAt' | 'failedAt' | 'refundedAt'>
+
+/** The merge a handler computed: rows folded into `keep` (or a new row), the row's new state, the stats delta. */
+export interface TransactionPlan {
+  keep: VersionedTransactionRow | null
+  others: VersionedTransactionRow[]
+  write: TransactionWrite
+  delta: StatsDelta
+}
+
 
 export type BaseStatus = 'pending' | 'failed' | 'canceled' | 'expired' | 'succeeded'
 
@@ -50,28 +76,13 @@ const stateOf = (r: TransactionWrite | TransactionRow): TransactionState => ({
   succeededAt: r.succeededAt, failedAt: r.failedAt, refundedAt: r.refundedAt,
 })
 
-/**
- * Finds every row the facts' Stripe ids point at, folds them and the facts into one row (the row our
- * checkout created keeps its id), and writes it with the stats difference, in one guarded statement
- * (which also records the event when the handler is single-write). An invoice's payment intent and
- * the invoice thus end up as ONE transaction whichever event comes first: nothing is counted twice.
- * If a row changed between the read and the write, WriteConflict: the pipeline runs the handler again.
- */
-export async function applyTransactionFacts (ctx: HandlerContext, facts: TransactionFacts): Promise<void> {
-  const read = await readTransactionsByKeys(ctx.tx, ctx.project.id, ctx.mode, facts.keys, { eventId: ctx.record ? ctx.event.id : null, customerId: customerToLookUp(facts) })
-  if (alreadyRecorded(ctx, read.eventStatus)) return
-  const plan = planTransactionRead(read, facts, ctx.event.created)
-  if (!plan) return
-  settleWrite(ctx, 'a transaction', await writeTransactionGuarded(ctx.tx, statsScope(ctx), plan, pendingRecord(ctx)))
-}
-
 /** The Stripe customer whose end user the read must also answer (only when the facts name no end user). */
 export const customerToLookUp = (facts: TransactionFacts): string | null =>
   facts.endUserFromCustomer && !facts.endUserId ? facts.customerId ?? null : null
 
 /** The merge of what was read (rows, and the customer's end user when the facts name none) and the facts. */
-export const planTransactionRead = (read: Omit<TransactionRead, 'eventStatus'>, facts: TransactionFacts, eventCreated: number): TransactionPlan | null =>
-  planTransaction(read.rows, read.customerEndUserId && !facts.endUserId ? { ...facts, endUserId: read.customerEndUserId } : facts, eventCreated)
+export const planTransactionRead = (rows: VersionedTransactionRow[], customerEndUserId: string | null, facts: TransactionFacts, eventCreated: number): TransactionPlan | null =>
+  planTransaction(rows, customerEndUserId && !facts.endUserId ? { ...facts, endUserId: customerEndUserId } : facts, eventCreated)
 
 /** The merge of the rows read and the facts (pure); null when it changes nothing. */
 export function planTransaction (rows: VersionedTransactionRow[], facts: TransactionFacts, eventCreated: number): TransactionPlan | null {

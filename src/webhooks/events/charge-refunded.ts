@@ -1,19 +1,20 @@
-import { fromUnix, idOf, type EventOf, type SingleWriteHandler } from '../pipeline/context.ts'
-
-type Refunded = EventOf<'charge.refunded'>
+import { fromUnix, idOf } from '../../platform/stripe/objects.ts'
+import { paymentEffect } from '../../modules/payments/effects.ts'
+import type { EventDefinition } from '../event.ts'
+import { ChargeObject } from '../event-objects.ts'
 
 /**
  * charge.refunded: `amount_refunded` is cumulative, so it only grows; the refund counts on the day of
  * the latest refund. The charge finds its transaction by payment intent (one-time and invoice
  * payments alike) or by charge id.
  */
-export const chargeRefunded: SingleWriteHandler<'charge.refunded'> = {
-  singleWrite: true,
-  intent (_scope, event: Refunded) {
+export const chargeRefunded: EventDefinition<'charge.refunded'> = {
+  object: ChargeObject,
+  effects (scope, event) {
     const charge = event.data.object
     const refunds = charge.refunds?.data ?? []
     const latest = refunds.reduce<number | null>((max, r) => (max === null || r.created > max ? r.created : max), null)
-    return { kind: 'transaction', facts: {
+    return [paymentEffect(scope, {
       source: 'charge',
       keys: { paymentIntentId: idOf(charge.payment_intent), chargeId: charge.id },
       amount: charge.amount,
@@ -25,6 +26,6 @@ export const chargeRefunded: SingleWriteHandler<'charge.refunded'> = {
       amountRefunded: charge.amount_refunded,
       refundedAt: fromUnix(latest) ?? new Date(event.created * 1000),
       createIfMissing: true,
-    } }
+    })]
   },
 }

@@ -1,4 +1,4 @@
-import { subscriptionHandler } from './subscription-common.ts'
+import { subscriptionEvent } from './subscription-common.ts'
 
 /** customer.subscription.created: the subscription row, its status bucket and MRR, and a new subscription on its created day. */
-export const customerSubscriptionCreated = subscriptionHandler()
+export const customerSubscriptionCreated = subscriptionEvent<'customer.subscription.created'>()

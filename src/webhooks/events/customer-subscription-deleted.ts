@@ -1,4 +1,4 @@
-import { subscriptionHandler } from './subscription-common.ts'
+import { subscriptionEvent } from './subscription-common.ts'
 
 /** customer.subscription.deleted: the subscription row, its status bucket and MRR, and a cancellation on the day it ended. */
-export const customerSubscriptionDeleted = subscriptionHandler()
+export const customerSubscriptionDeleted = subscriptionEvent<'customer.subscription.deleted'>()

@@ -1,4 +1,4 @@
-import { subscriptionHandler } from './subscription-common.ts'
+import { subscriptionEvent } from './subscription-common.ts'
 
 /** customer.subscription.updated: the subscription row, its status bucket and MRR. */
-export const customerSubscriptionUpdated = subscriptionHandler()
+export const customerSubscriptionUpdated = subscriptionEvent<'customer.subscription.updated'>()

@@ -1,5 +1,9 @@
 import type Stripe from 'stripe'
-import { endUserFromMetadata, fromUnix, idOf, type EventOf, type SingleWriteHandler } from '../pipeline/context.ts'
+import { fromUnix, idOf } from '../../platform/stripe/objects.ts'
+import { paymentEffect } from '../../modules/payments/effects.ts'
+import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
+import type { EventDefinition, EventOf } from '../event.ts'
+import { InvoiceObject } from '../event-objects.ts'
 
 export type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed'
 
@@ -19,38 +23,37 @@ export const subscriptionOfInvoice = (invoice: Stripe.Invoice): string | null =>
  * before the write; the transaction row then carries both ids, and the payment intent's own
  * events land on that same row instead of counting a second, one-time payment.
  */
-export function invoiceHandler (outcome: 'succeeded' | 'failed'): SingleWriteHandler<InvoiceEventType, { paymentIntentId: string | null }> {
-  const paymentIntent = (event: EventOf<InvoiceEventType>, prefetched: { paymentIntentId: string | null } | undefined) =>
-    prefetched?.paymentIntentId ?? paymentIntentOfInvoice(event.data.object)
+export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' | 'failed'): EventDefinition<T, { paymentIntentId: string | null }> {
+  const narrow = (event: EventOf<T>): EventOf<InvoiceEventType> => event as EventOf<InvoiceEventType>
   return {
-    singleWrite: true,
+    object: InvoiceObject,
     async prefetch (event, stripe) {
-      const invoice = event.data.object
+      const invoice = narrow(event).data.object
       if (!invoice.id || invoice.total === 0 || invoice.payments?.data?.length) return undefined
       const full = await (await stripe()).invoices.retrieve(invoice.id, { expand: ['payments'] })
       return { paymentIntentId: paymentIntentOfInvoice(full) }
     },
-    intent (scope, event, prefetched) {
+    effects (scope, delivered, prefetched) {
+      const event = narrow(delivered)
       const invoice = event.data.object
       // A zero invoice (a trial's first) moves no money: nothing to count.
-      if (!invoice.id || invoice.total === 0) return null
-      const customerId = idOf(invoice.customer)
+      if (!invoice.id || invoice.total === 0) return []
       const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
-      return { kind: 'transaction', facts: {
+      return [paymentEffect(scope, {
         source: 'invoice',
-        keys: { invoiceId: invoice.id, paymentIntentId: paymentIntent(event, prefetched) },
+        keys: { invoiceId: invoice.id, paymentIntentId: prefetched?.paymentIntentId ?? paymentIntentOfInvoice(invoice) },
         amount: invoice.total,
         currency: invoice.currency,
         description: invoice.description ?? invoice.lines?.data?.[0]?.description ?? null,
         endUserId: endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode),
         endUserFromCustomer: true,
-        customerId,
+        customerId: idOf(invoice.customer),
         subscriptionId: subscriptionOfInvoice(invoice),
         ...(outcome === 'succeeded'
           ? { status: 'succeeded' as const, succeededAt: paidAt }
           : { status: 'failed' as const, failedAt: new Date(event.created * 1000) }),
         createIfMissing: true,
-      } }
+      })]
     },
   }
 }

@@ -1,4 +1,4 @@
-import { invoiceHandler } from './invoice-common.ts'
+import { invoiceEvent } from './invoice-common.ts'
 
 /** invoice.payment_failed: a subscription payment attempt failed (a later success still wins). */
-export const invoicePaymentFailed = invoiceHandler('failed')
+export const invoicePaymentFailed = invoiceEvent<'invoice.payment_failed'>('failed')

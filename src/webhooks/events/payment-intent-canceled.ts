@@ -1,4 +1,4 @@
-import { paymentIntentHandler } from './payment-intent-common.ts'
+import { paymentIntentEvent } from './payment-intent-common.ts'
 
 /** payment_intent.canceled: the payment will not happen. */
-export const paymentIntentCanceled = paymentIntentHandler('canceled')
+export const paymentIntentCanceled = paymentIntentEvent<'payment_intent.canceled'>('canceled')

@@ -1,5 +1,9 @@
+import { idOf } from '../../platform/stripe/objects.ts'
+import { paymentEffect } from '../../modules/payments/effects.ts'
+import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { BaseStatus } from '../../modules/payments/transaction-model.ts'
-import { endUserFromMetadata, idOf, type SingleWriteHandler } from '../pipeline/context.ts'
+import type { EventDefinition, EventOf } from '../event.ts'
+import { PaymentIntentObject } from '../event-objects.ts'
 
 export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled'
 
@@ -7,13 +11,14 @@ export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_inten
  * One-time payments are counted from payment intent events (kind `one_time`). A payment intent that
  * an invoice created lands on the invoice's row (matched by payment intent id), whichever came first.
  */
-export function paymentIntentHandler (status: BaseStatus): SingleWriteHandler<PaymentIntentEventType> {
+export function paymentIntentEvent<T extends PaymentIntentEventType> (status: BaseStatus): EventDefinition<T> {
   return {
-    singleWrite: true,
-    intent (scope, event) {
+    object: PaymentIntentObject,
+    effects (scope, delivered) {
+      const event = delivered as EventOf<PaymentIntentEventType>
       const pi = event.data.object
       const at = new Date(event.created * 1000)
-      return { kind: 'transaction', facts: {
+      return [paymentEffect(scope, {
         source: 'payment_intent',
         keys: { paymentIntentId: pi.id, chargeId: status === 'succeeded' ? idOf(pi.latest_charge) : null },
         amount: status === 'succeeded' && pi.amount_received > 0 ? pi.amount_received : pi.amount,
@@ -24,7 +29,7 @@ export function paymentIntentHandler (status: BaseStatus): SingleWriteHandler<Pa
         status,
         ...(status === 'succeeded' ? { succeededAt: at } : status === 'failed' ? { failedAt: at } : {}),
         createIfMissing: true,
-      } }
+      })]
     },
   }
 }

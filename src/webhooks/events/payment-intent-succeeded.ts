@@ -1,4 +1,4 @@
-import { paymentIntentHandler } from './payment-intent-common.ts'
+import { paymentIntentEvent } from './payment-intent-common.ts'
 
 /** payment_intent.succeeded: a one-time payment succeeded (counted on this day). */
-export const paymentIntentSucceeded = paymentIntentHandler('succeeded')
+export const paymentIntentSucceeded = paymentIntentEvent<'payment_intent.succeeded'>('succeeded')

@@ -1,18 +1,25 @@
 import type Stripe from 'stripe'
-import type { EventOf, SingleWriteHandler } from '../pipeline/context.ts'
+import { subscriptionEffect } from '../../modules/payments/effects.ts'
+import type { EventDefinition, EventOf, EventType } from '../event.ts'
+import { SubscriptionObject } from '../event-objects.ts'
 
-export type SubscriptionEventType = 'customer.subscription.created' | 'customer.subscription.updated' | 'customer.subscription.deleted'
+/** Every event type whose object is a subscription. */
+export type SubscriptionEventType = { [K in EventType]: EventOf<K>['data']['object'] extends Stripe.Subscription ? K : never }[EventType]
 
-/** The three subscription events carry the whole object; only a same-second tie needs Stripe's current copy. */
-export function subscriptionHandler (): SingleWriteHandler<SubscriptionEventType, Stripe.Subscription> {
+/**
+ * The subscription events carry the whole object: the row follows it (status, price, periods,
+ * cancellation), newer `created` winning. Only a same-second tie needs Stripe's current copy.
+ */
+export function subscriptionEvent<T extends SubscriptionEventType> (): EventDefinition<T, Stripe.Subscription> {
+  const subscriptionOf = (event: EventOf<T>): Stripe.Subscription => (event as EventOf<SubscriptionEventType>).data.object
   return {
-    singleWrite: true,
-    async prefetch (event: EventOf<SubscriptionEventType>, stripe: () => Promise<Stripe>, reason: 'payload' | 'refetch') {
+    object: SubscriptionObject,
+    async prefetch (event, stripe, reason) {
       if (reason !== 'refetch') return undefined
-      return (await stripe()).subscriptions.retrieve(event.data.object.id)
+      return (await stripe()).subscriptions.retrieve(subscriptionOf(event).id)
     },
-    intent (_scope, event: EventOf<SubscriptionEventType>, fresh: Stripe.Subscription | undefined) {
-      return { kind: 'subscription', subscription: fresh ?? event.data.object, fresh: fresh !== undefined }
+    effects (scope, event, fresh) {
+      return [subscriptionEffect(scope, fresh ?? subscriptionOf(event), fresh !== undefined)]
     },
   }
 }

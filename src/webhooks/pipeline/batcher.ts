@@ -1,26 +1,13 @@
 import { randomInt } from 'node:crypto'
 import type { Executor } from '../../platform/db/client.ts'
 import { isWriteConflict, sqlStateOf } from '../../platform/db/conflicts.ts'
-import { STATS_SHARDS } from '../../modules/stats/repository.ts'
-import { readBatch, readEventStatuses, writeBatch, type BatchRead, type BatchReadKey, type BatchWrite, type EventKey } from './statement.ts'
-import { isSettledStatus, type EventRecord } from '../repository.ts'
-import { customerToLookUp, planTransactionRead } from '../../modules/payments/transaction-model.ts'
-import { planSubscription } from '../../modules/payments/subscription-model.ts'
-import { idOf, type IntentScope, type WriteIntent } from './context.ts'
-
-/** An event whose handler decided its write from the payload: applied with others that arrive meanwhile. */
-export interface ApplyJob {
-  scope: IntentScope
-  record: EventRecord
-  intent: WriteIntent | null
-}
-
-export type BatchOutcome = 'processed' | 'duplicate'
+import { isSettledStatus, readEventStatuses, type EventKey } from '../repository.ts'
+import { lockKeysOf, planJobs, writePlans, type Job, type JobOutcome, type JobPlan } from './apply.ts'
 
 interface Pending {
-  job: ApplyJob
+  job: Job
   keys: string[]
-  resolve (outcome: BatchOutcome): void
+  resolve (outcome: JobOutcome): void
   reject (err: unknown): void
   /** Batches this job was in that hit a write conflict. */
   conflicts: number
@@ -33,6 +20,8 @@ export interface BatcherOptions {
   concurrency: number
   /** Events in one batch at most. */
   maxBatch: number
+  /** Slots the running batches take turns on (the stats shards): two batches in flight never share one. */
+  slots: number
 }
 
 /** Conflicts in shared batches before a job runs alone; then as many again alone before it fails (Stripe retries). */
@@ -41,15 +30,15 @@ const SOLO_CONFLICTS = 8
 
 /**
  * Group commit for webhooks. Each event still gets its own verified request and its own answer, but
- * the events that arrive while earlier batches are in the database are read in ONE statement, merged
- * in TypeScript, and written in ONE guarded statement (repositories/webhook-batch.ts); a request is
- * answered only after the statement holding its event committed. With no load a batch is one event, so
+ * the events that arrive while earlier batches are in the database are read in ONE statement, planned
+ * in TypeScript, and written in ONE guarded statement (apply.ts); a request is answered only after
+ * the statement holding its event committed. With no load a batch is one event, so
  * latency does not grow; under load, the per-statement cost is shared by the whole batch.
  *
- * - Events that touch the same Stripe object never share a batch, nor run in two batches at once:
+ * - Events whose effects share a lock key (a Stripe object) never share a batch, nor run in two batches at once:
  *   a later one waits for the next batch (so one instance never conflicts with itself).
- * - Each running batch writes its stats to its own shard, so concurrent batches never queue on a
- *   stats row (readers sum the shards).
+ * - Each running batch plans on its own slot (effects put their stats on that shard), so concurrent
+ *   batches never queue on a stats row (readers sum the shards).
  * - A conflict with another instance (a row changed, an event recorded meanwhile, an id taken) writes
  *   nothing: the batch's events are read and merged again. Any other failure of a shared batch runs
  *   its events one by one, so one bad event cannot fail the others.
@@ -58,8 +47,8 @@ export class WebhookBatcher {
   private readonly queue: Pending[] = []
   /** Keys of the events in running batches. */
   private readonly busy = new Set<string>()
-  /** Free stats shards, one per running batch; each instance starts at a random one. */
-  private readonly shards: number[]
+  /** Free slots, one per running batch; each instance starts at a random one. */
+  private readonly slots: number[]
   private running = 0
   /** Batches written, the events they held, and batches that hit a write conflict (for the bench and the tests). */
   readonly counters = { batches: 0, events: 0, conflicts: 0 }
@@ -68,14 +57,14 @@ export class WebhookBatcher {
   private looking = false
 
   constructor (private readonly db: Executor, private readonly options: BatcherOptions) {
-    const start = randomInt(STATS_SHARDS)
-    this.shards = Array.from({ length: STATS_SHARDS }, (_, i) => (start + i) % STATS_SHARDS)
+    const start = randomInt(options.slots)
+    this.slots = Array.from({ length: options.slots }, (_, i) => (start + i) % options.slots)
   }
 
   /** Applies one event; answers once its batch committed. Throws RefetchRequired, a handler error, or the database error. */
-  apply (job: ApplyJob): Promise<BatchOutcome> {
-    return new Promise<BatchOutcome>((resolve, reject) => {
-      this.queue.push({ job, keys: keysOf(job), resolve, reject, conflicts: 0, solo: false })
+  apply (job: Job): Promise<JobOutcome> {
+    return new Promise<JobOutcome>((resolve, reject) => {
+      this.queue.push({ job, keys: lockKeysOf(job), resolve, reject, conflicts: 0, solo: false })
       this.pump()
     })
   }
@@ -110,12 +99,12 @@ export class WebhookBatcher {
     while (this.running < this.options.concurrency && this.queue.length > 0) {
       const batch = this.take()
       if (batch.length === 0) return
-      const shard = this.shards.shift() ?? 0
+      const slot = this.slots.shift() ?? 0
       this.running++
       for (const p of batch) for (const k of p.keys) this.busy.add(k)
-      void this.run(batch, shard).finally(() => {
+      void this.run(batch, slot).finally(() => {
         for (const p of batch) for (const k of p.keys) this.busy.delete(k)
-        this.shards.push(shard)
+        this.slots.push(slot)
         this.running--
         this.pump()
       })
@@ -142,37 +131,31 @@ export class WebhookBatcher {
     this.queue.unshift(...jobs)
   }
 
-  private async run (batch: Pending[], shard: number): Promise<void> {
-    let reads: BatchRead[]
+  private async run (batch: Pending[], slot: number): Promise<void> {
+    let plans: JobPlan[]
     try {
-      reads = await readBatch(this.db, batch.map((p) => readKeyOf(p.job)))
+      plans = await planJobs(this.db, batch.map((p) => p.job), { slot })
     } catch (err) {
       this.failed(batch, err)
       return
     }
-    const writes: BatchWrite[] = []
+    const writes: Array<Extract<JobPlan, { outcome: 'write' }>> = []
     const included: Pending[] = []
     const rows = new Set<string>()
     batch.forEach((p, i) => {
-      const read = reads[i] as BatchRead
-      if (isSettledStatus(read.eventStatus)) { p.resolve('duplicate'); return }
-      let write: BatchWrite
-      try {
-        write = writeOf(p.job, read, shard)
-      } catch (err) {
-        p.reject(err)
-        return
-      }
+      const plan = plans[i] as JobPlan
+      if (plan.outcome === 'duplicate') { p.resolve('duplicate'); return }
+      if (plan.outcome === 'error') { p.reject(plan.error); return }
       // Two events whose different ids reach the same row (an invoice and its payment intent): the later one waits.
-      const touched = rowsOf(write)
+      const touched = plan.guards.map((g) => `${g.table}|${g.id}`)
       if (touched.some((id) => rows.has(id))) { this.requeue([p]); return }
       for (const id of touched) rows.add(id)
-      writes.push(write)
+      writes.push(plan)
       included.push(p)
     })
     if (writes.length === 0) return
     try {
-      await writeBatch(this.db, writes)
+      await writePlans(this.db, writes)
       this.counters.batches++
       this.counters.events += writes.length
     } catch (err) {
@@ -180,7 +163,7 @@ export class WebhookBatcher {
       this.failed(included, err)
       return
     }
-    for (const p of included) p.resolve('processed')
+    for (const p of included) p.resolve(p.job.record?.status ?? 'processed')
   }
 
   private failed (batch: Pending[], err: unknown): void {
@@ -213,47 +196,3 @@ function isDatabaseUnavailable (err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return typeof code === 'string' && /^(CONNECT|ECONN|EPIPE|ETIMEDOUT)/.test(code)
 }
-
-/** The Stripe objects an event writes (and its own id): events sharing one are applied one after the other. */
-function keysOf (job: ApplyJob): string[] {
-  const scope = `${job.scope.project.id}|${job.scope.mode}`
-  const keys = [`evt|${scope}|${job.record.id}`]
-  const intent = job.intent
-  if (intent?.kind === 'transaction') {
-    const k = intent.facts.keys
-    if (k.checkoutSessionId) keys.push(`cs|${scope}|${k.checkoutSessionId}`)
-    if (k.paymentIntentId) keys.push(`pi|${scope}|${k.paymentIntentId}`)
-    if (k.invoiceId) keys.push(`in|${scope}|${k.invoiceId}`)
-    if (k.chargeId) keys.push(`ch|${scope}|${k.chargeId}`)
-  } else if (intent?.kind === 'subscription') {
-    keys.push(`sub|${scope}|${intent.subscription.id}`)
-  }
-  return keys
-}
-
-function readKeyOf (job: ApplyJob): BatchReadKey {
-  const base = { projectId: job.scope.project.id, mode: job.scope.mode, eventId: job.record.id }
-  const intent = job.intent
-  if (intent?.kind === 'transaction') return { ...base, customerId: customerToLookUp(intent.facts), subscriptionId: null, keys: intent.facts.keys }
-  if (intent?.kind === 'subscription') return { ...base, customerId: idOf(intent.subscription.customer), subscriptionId: intent.subscription.id, keys: {} }
-  return { ...base, customerId: null, subscriptionId: null, keys: {} }
-}
-
-/** The event's record and its row change (none when the event changes nothing), planned on what the batch read. */
-function writeOf (job: ApplyJob, read: BatchRead, shard: number): BatchWrite {
-  const scope = { developerId: job.scope.project.developerId, projectId: job.scope.project.id, mode: job.scope.mode, shard }
-  const intent = job.intent
-  if (intent?.kind === 'transaction') {
-    return { record: job.record, scope, transaction: planTransactionRead(read, intent.facts, job.scope.event.created) ?? undefined }
-  }
-  if (intent?.kind === 'subscription') {
-    const plan = planSubscription(job.scope, { stored: read.subscription, customerEndUserId: read.customerEndUserId }, intent.subscription, intent.fresh)
-    return { record: job.record, scope, subscription: plan ?? undefined }
-  }
-  return { record: job.record, scope }
-}
-
-const rowsOf = (write: BatchWrite): string[] => [
-  ...(write.transaction?.keep ? [write.transaction.keep.id, ...write.transaction.others.map((r) => r.id)] : []),
-  ...(write.subscription?.stored ? [write.subscription.stored.id] : []),
-]

@@ -1,0 +1,18 @@
+import type { EffectKinds } from '../../platform/db/effects.ts'
+import { customerEndUser, customerLinks } from '../../modules/payments/customer-repository.ts'
+import { subscriptionById, subscriptionEndUserLinks, subscriptionUpserts } from '../../modules/payments/subscription-repository.ts'
+import { transactionMerges, transactionsByKeys } from '../../modules/payments/transaction-repository.ts'
+import { statsDeltas } from '../../modules/stats/repository.ts'
+import { eventRecords, eventStatus } from '../repository.ts'
+
+/**
+ * Every kind of read and write an effect may use. Each is part of every statement the pipeline
+ * sends, so the statements' texts never depend on what a batch holds: each connection prepares them
+ * once. Writes run in this order: the event records first (a duplicate stops everything), then the
+ * domains' rows, then the stats their changes add up to. A new domain adds its kinds here.
+ */
+export const EFFECT_KINDS: EffectKinds = {
+  reads: [eventStatus, transactionsByKeys, subscriptionById, customerEndUser],
+  writes: [eventRecords, customerLinks, transactionMerges, subscriptionUpserts, subscriptionEndUserLinks, statsDeltas],
+  guarded: ['transactions', 'subscriptions'],
+}
