@@ -25,6 +25,9 @@ export interface SubscriptionWrite {
   trialEnd: Date | null
   cancelAtPeriodEnd: boolean
   canceledAt: Date | null
+  /** Stripe's `pause_collection.behavior` while collection is paused, else null. */
+  pauseCollection: string | null
+  pauseResumesAt: Date | null
   endedAt: Date | null
   stripeCreatedAt: Date | null
   lastEventAt: number
@@ -33,7 +36,7 @@ export interface SubscriptionWrite {
 /** A row as read for a guarded write: `version` is its xmin, which any later write changes. */
 export type VersionedSubscriptionRow = SubscriptionRow & { version: string }
 
-export const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
+export const SUBSCRIPTION_DATES = ['currentPeriodStart', 'currentPeriodEnd', 'trialEnd', 'canceledAt', 'pauseResumesAt', 'endedAt', 'stripeCreatedAt', 'createdAt', 'updatedAt'] as const
 
 
 /** The columns we keep, read from a Stripe subscription (periods live on the items in the current API). */
@@ -57,6 +60,8 @@ export function subscriptionWrite (ctx: EffectScope, sub: Stripe.Subscription, e
     trialEnd: fromUnix(sub.trial_end),
     cancelAtPeriodEnd: sub.cancel_at_period_end,
     canceledAt: fromUnix(sub.canceled_at),
+    pauseCollection: sub.pause_collection?.behavior ?? null,
+    pauseResumesAt: fromUnix(sub.pause_collection?.resumes_at),
     endedAt: fromUnix(sub.ended_at),
     stripeCreatedAt: fromUnix(sub.created),
     lastEventAt: ctx.event.created,
@@ -73,7 +78,7 @@ const time = (d: Date | null) => d?.getTime() ?? null
 /** Everything a payload says that we store; equal fingerprints mean the event changes nothing. */
 const fingerprint = (s: SubscriptionWrite | SubscriptionRow) => JSON.stringify([
   s.status, s.stripeCustomerId, s.priceId, s.productId, s.quantity, s.amount, s.currency, s.interval, s.intervalCount,
-  time(s.currentPeriodStart), time(s.currentPeriodEnd), time(s.trialEnd), s.cancelAtPeriodEnd, time(s.canceledAt), time(s.endedAt),
+  time(s.currentPeriodStart), time(s.currentPeriodEnd), time(s.trialEnd), s.cancelAtPeriodEnd, time(s.canceledAt), s.pauseCollection, time(s.pauseResumesAt), time(s.endedAt),
 ])
 
 type Decision = 'apply' | 'skip' | 'undecidable'

@@ -50,27 +50,27 @@ export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
         ['sub_updated', q`update subscriptions s set end_user_id = coalesce(s.end_user_id, u.end_user_id), stripe_customer_id = u.customer, status = u.status, price_id = u.price_id,
             product_id = u.product_id, quantity = u.quantity, amount = u.amount, currency = u.currency, interval = u.interval, interval_count = u.interval_count,
             current_period_start = u.current_period_start, current_period_end = u.current_period_end, trial_end = u.trial_end, cancel_at_period_end = u.cancel_at_period_end,
-            canceled_at = u.canceled_at, ended_at = u.ended_at, stripe_created_at = coalesce(s.stripe_created_at, u.stripe_created_at),
+            canceled_at = u.canceled_at, pause_collection = u.pause_collection, pause_resumes_at = u.pause_resumes_at, ended_at = u.ended_at, stripe_created_at = coalesce(s.stripe_created_at, u.stripe_created_at),
             last_event_at = greatest(s.last_event_at, u.last_event_at), updated_at = now()
           from unnest(${ids}::uuid[], ${su.map((w) => w.endUserId)}::text[], ${su.map((w) => w.stripeCustomerId)}::text[], ${su.map((w) => w.status)}::text[],
             ${su.map((w) => w.priceId)}::text[], ${su.map((w) => w.productId)}::text[], ${su.map((w) => w.quantity)}::int[], ${su.map((w) => w.amount)}::bigint[],
             ${su.map((w) => w.currency)}::text[], ${su.map((w) => w.interval)}::text[], ${su.map((w) => w.intervalCount)}::int[], ${su.map((w) => iso(w.currentPeriodStart))}::text[]::timestamptz[],
             ${su.map((w) => iso(w.currentPeriodEnd))}::text[]::timestamptz[], ${su.map((w) => iso(w.trialEnd))}::text[]::timestamptz[], ${su.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
-            ${su.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
+            ${su.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${su.map((w) => w.pauseCollection)}::text[], ${su.map((w) => iso(w.pauseResumesAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
             ${su.map((w) => w.lastEventAt)}::bigint[])
             as u(id, end_user_id, customer, status, price_id, product_id, quantity, amount, currency, interval, interval_count, current_period_start, current_period_end,
-              trial_end, cancel_at_period_end, canceled_at, ended_at, stripe_created_at, last_event_at)
+              trial_end, cancel_at_period_end, canceled_at, pause_collection, pause_resumes_at, ended_at, stripe_created_at, last_event_at)
           where s.id = u.id and ${gate}
           returning 1`],
         ['sub_inserted', q`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
-            quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at, ended_at,
-            stripe_created_at, last_event_at)
+            quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at,
+            pause_collection, pause_resumes_at, ended_at, stripe_created_at, last_event_at)
           select * from unnest(${inserts.map((u) => u.scope.developerId)}::text[], ${inserts.map((u) => u.scope.projectId)}::uuid[], ${inserts.map((u) => u.scope.mode)}::text[],
             ${si.map((w) => w.endUserId)}::text[], ${si.map((w) => w.stripeCustomerId)}::text[], ${si.map((w) => w.stripeSubscriptionId)}::text[], ${si.map((w) => w.status)}::text[],
             ${si.map((w) => w.priceId)}::text[], ${si.map((w) => w.productId)}::text[], ${si.map((w) => w.quantity)}::int[], ${si.map((w) => w.amount)}::bigint[],
             ${si.map((w) => w.currency)}::text[], ${si.map((w) => w.interval)}::text[], ${si.map((w) => w.intervalCount)}::int[], ${si.map((w) => iso(w.currentPeriodStart))}::text[]::timestamptz[],
             ${si.map((w) => iso(w.currentPeriodEnd))}::text[]::timestamptz[], ${si.map((w) => iso(w.trialEnd))}::text[]::timestamptz[], ${si.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
-            ${si.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
+            ${si.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${si.map((w) => w.pauseCollection)}::text[], ${si.map((w) => iso(w.pauseResumesAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
             ${si.map((w) => w.lastEventAt)}::bigint[])
           where ${gate}
           returning 1`],

@@ -86,6 +86,10 @@ export const subscriptions = pgTable('subscriptions', {
   trialEnd: at('trial_end'),
   cancelAtPeriodEnd: boolean('cancel_at_period_end').notNull().default(false),
   canceledAt: at('canceled_at'),
+  /** Stripe's `pause_collection.behavior` (keep_as_draft, mark_uncollectible, void) while collection is paused; null otherwise. */
+  pauseCollection: varchar('pause_collection', { length: 32 }),
+  /** `pause_collection.resumes_at`: when collection resumes by itself, if set. */
+  pauseResumesAt: at('pause_resumes_at'),
   /** When the subscription actually ended (status canceled); its day counts the cancellation. */
   endedAt: at('ended_at'),
   /** Stripe's own `created`: the day a new subscription is counted on. */
