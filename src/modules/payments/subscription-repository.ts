@@ -1,6 +1,6 @@
 import { rowFromJson } from '../../platform/db/client.ts'
 import type { ReadKind, WriteKind } from '../../platform/db/effects.ts'
-import { q } from '../../platform/db/statement.ts'
+import { q, type Fragment } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { SUBSCRIPTION_DATES, type SubscriptionWrite, type VersionedSubscriptionRow } from './subscription-model.ts'
 
@@ -45,9 +45,9 @@ export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
     const ids = items.filter((u) => u.stored).map((u) => u.stored?.id ?? '')
     const inserts = items.filter((u) => !u.stored)
     const si = inserts.map((u) => u.write)
-    return {
-      ctes: [
-        ['sub_updated', q`update subscriptions s set end_user_id = coalesce(s.end_user_id, u.end_user_id), stripe_customer_id = u.customer, status = u.status, price_id = u.price_id,
+    const ctes: Array<[string, Fragment]> = []
+    if (su.length > 0) {
+      ctes.push(['sub_updated', q`update subscriptions s set end_user_id = coalesce(s.end_user_id, u.end_user_id), stripe_customer_id = u.customer, status = u.status, price_id = u.price_id,
             product_id = u.product_id, quantity = u.quantity, amount = u.amount, currency = u.currency, interval = u.interval, interval_count = u.interval_count,
             current_period_start = u.current_period_start, current_period_end = u.current_period_end, trial_end = u.trial_end, cancel_at_period_end = u.cancel_at_period_end,
             canceled_at = u.canceled_at, pause_collection = u.pause_collection, pause_resumes_at = u.pause_resumes_at, ended_at = u.ended_at, stripe_created_at = coalesce(s.stripe_created_at, u.stripe_created_at),
@@ -61,8 +61,10 @@ export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
             as u(id, end_user_id, customer, status, price_id, product_id, quantity, amount, currency, interval, interval_count, current_period_start, current_period_end,
               trial_end, cancel_at_period_end, canceled_at, pause_collection, pause_resumes_at, ended_at, stripe_created_at, last_event_at)
           where s.id = u.id and ${gate}
-          returning 1`],
-        ['sub_inserted', q`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
+          returning 1`])
+    }
+    if (si.length > 0) {
+      ctes.push(['sub_inserted', q`insert into subscriptions (developer_id, project_id, mode, end_user_id, stripe_customer_id, stripe_subscription_id, status, price_id, product_id,
             quantity, amount, currency, interval, interval_count, current_period_start, current_period_end, trial_end, cancel_at_period_end, canceled_at,
             pause_collection, pause_resumes_at, ended_at, stripe_created_at, last_event_at)
           select * from unnest(${inserts.map((u) => u.scope.developerId)}::text[], ${inserts.map((u) => u.scope.projectId)}::uuid[], ${inserts.map((u) => u.scope.mode)}::text[],
@@ -73,9 +75,9 @@ export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
             ${si.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${si.map((w) => w.pauseCollection)}::text[], ${si.map((w) => iso(w.pauseResumesAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
             ${si.map((w) => w.lastEventAt)}::bigint[])
           where ${gate}
-          returning 1`],
-      ],
+          returning 1`])
     }
+    return { ctes }
   },
 }
 

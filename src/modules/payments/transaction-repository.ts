@@ -1,6 +1,6 @@
 import { jsonArray, rowFromJson } from '../../platform/db/client.ts'
 import type { ReadKind, WriteKind } from '../../platform/db/effects.ts'
-import { join, q, raw } from '../../platform/db/statement.ts'
+import { join, q, raw, type Fragment } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { TRANSACTION_DATES, type TransactionKeys, type TransactionPlan, type VersionedTransactionRow } from './transaction-model.ts'
 
@@ -50,10 +50,10 @@ export const transactionMerges: WriteKind<TransactionMerge> = {
     const ids = updates.map((m) => m.plan.keep?.id ?? '')
     const tu = updates.map((m) => m.plan.write)
     const ti = inserts.map((r) => r.w)
-    return {
-      ctes: [
-        ['tx_folded', q`delete from transactions where id = any(${folded}::uuid[]) and ${gate} returning 1`],
-        ['tx_updated', q`update transactions t set end_user_id = u.end_user_id, kind = u.kind, status = u.status, amount = u.amount, amount_refunded = u.amount_refunded,
+    const ctes: Array<[string, Fragment]> = []
+    if (folded.length > 0) ctes.push(['tx_folded', q`delete from transactions where id = any(${folded}::uuid[]) and ${gate} returning 1`])
+    if (updates.length > 0) {
+      ctes.push(['tx_updated', q`update transactions t set end_user_id = u.end_user_id, kind = u.kind, status = u.status, amount = u.amount, amount_refunded = u.amount_refunded,
             currency = u.currency, description = u.description, stripe_customer_id = u.customer, stripe_checkout_session_id = u.cs, stripe_payment_intent_id = u.pi,
             stripe_invoice_id = u.inv, stripe_charge_id = u.ch, stripe_subscription_id = u.sub, last_event_at = u.last_event_at, succeeded_at = u.succeeded_at,
             failed_at = u.failed_at, refunded_at = u.refunded_at, updated_at = now()
@@ -64,9 +64,11 @@ export const transactionMerges: WriteKind<TransactionMerge> = {
             ${tu.map((w) => w.lastEventAt)}::bigint[], ${tu.map((w) => iso(w.succeededAt))}::text[]::timestamptz[], ${tu.map((w) => iso(w.failedAt))}::text[]::timestamptz[],
             ${tu.map((w) => iso(w.refundedAt))}::text[]::timestamptz[])
             as u(id, end_user_id, kind, status, amount, amount_refunded, currency, description, customer, cs, pi, inv, ch, sub, last_event_at, succeeded_at, failed_at, refunded_at)
-          where t.id = u.id and ${gate} and (select count(*) from tx_folded) >= 0
-          returning 1`],
-        ['tx_inserted', q`insert into transactions (developer_id, project_id, mode, end_user_id, kind, status, amount, amount_refunded, currency, description, stripe_customer_id,
+          where t.id = u.id and ${gate}${folded.length > 0 ? raw(' and (select count(*) from tx_folded) >= 0') : raw('')}
+          returning 1`])
+    }
+    if (inserts.length > 0) {
+      ctes.push(['tx_inserted', q`insert into transactions (developer_id, project_id, mode, end_user_id, kind, status, amount, amount_refunded, currency, description, stripe_customer_id,
             stripe_checkout_session_id, stripe_payment_intent_id, stripe_invoice_id, stripe_charge_id, stripe_subscription_id, last_event_at, succeeded_at, failed_at, refunded_at)
           select * from unnest(${inserts.map((r) => r.scope.developerId)}::text[], ${inserts.map((r) => r.scope.projectId)}::uuid[], ${inserts.map((r) => r.scope.mode)}::text[],
             ${ti.map((w) => w.endUserId)}::text[], ${ti.map((w) => w.kind)}::text[], ${ti.map((w) => w.status)}::text[], ${ti.map((w) => w.amount)}::bigint[],
@@ -75,8 +77,8 @@ export const transactionMerges: WriteKind<TransactionMerge> = {
             ${ti.map((w) => w.stripeChargeId)}::text[], ${ti.map((w) => w.stripeSubscriptionId)}::text[], ${ti.map((w) => w.lastEventAt)}::bigint[],
             ${ti.map((w) => iso(w.succeededAt))}::text[]::timestamptz[], ${ti.map((w) => iso(w.failedAt))}::text[]::timestamptz[], ${ti.map((w) => iso(w.refundedAt))}::text[]::timestamptz[])
           where ${gate}
-          returning 1`],
-      ],
+          returning 1`])
     }
+    return { ctes }
   },
 }

@@ -1,5 +1,5 @@
 import type { WriteKind } from '../../platform/db/effects.ts'
-import { q, raw } from '../../platform/db/statement.ts'
+import { q, raw, type Fragment } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { statsDiff, type StatsDelta } from './model.ts'
 
@@ -42,23 +42,25 @@ export const statsDeltas: WriteKind<StatsWrite> = {
     const dailyRows = summed.flatMap(({ scope, delta }) => delta.daily.map((d) => ({ scope, d })))
       .map((r) => ({ ...r, key: orderKey(r) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
     const currentRows = summed.flatMap(({ scope, delta }) => delta.current.map((c) => ({ scope, c })))
-    return {
-      ctes: [
-        ['stats_day', q`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, ${DAILY_COLUMNS})
+    const ctes: Array<[string, Fragment]> = []
+    if (dailyRows.length > 0) {
+      ctes.push(['stats_day', q`insert into stats_daily (developer_id, project_id, mode, day, currency, shard, ${DAILY_COLUMNS})
           select * from unnest(${dailyRows.map((r) => r.scope.developerId)}::text[], ${dailyRows.map((r) => r.scope.projectId)}::uuid[], ${dailyRows.map((r) => r.scope.mode)}::text[],
             ${dailyRows.map((r) => r.d.day)}::text[]::date[], ${dailyRows.map((r) => r.d.currency)}::text[], ${dailyRows.map((r) => r.scope.shard)}::smallint[],
             ${dailyRows.map((r) => r.d.gross)}::bigint[], ${dailyRows.map((r) => r.d.refunded)}::bigint[], ${dailyRows.map((r) => r.d.succeededCount)}::int[],
             ${dailyRows.map((r) => r.d.failedCount)}::int[], ${dailyRows.map((r) => r.d.newSubscriptions)}::int[], ${dailyRows.map((r) => r.d.canceledSubscriptions)}::int[])
           where ${gate}
-          on conflict (developer_id, project_id, mode, day, currency, shard) do update set ${DAILY_ADD}`],
-        ['stats_now', q`insert into stats_subscriptions (developer_id, project_id, mode, currency, shard, ${CURRENT_COLUMNS})
+          on conflict (developer_id, project_id, mode, day, currency, shard) do update set ${DAILY_ADD}`])
+    }
+    if (currentRows.length > 0) {
+      ctes.push(['stats_now', q`insert into stats_subscriptions (developer_id, project_id, mode, currency, shard, ${CURRENT_COLUMNS})
           select * from unnest(${currentRows.map((r) => r.scope.developerId)}::text[], ${currentRows.map((r) => r.scope.projectId)}::uuid[], ${currentRows.map((r) => r.scope.mode)}::text[],
             ${currentRows.map((r) => r.c.currency)}::text[], ${currentRows.map((r) => r.scope.shard)}::smallint[], ${currentRows.map((r) => r.c.active)}::int[],
             ${currentRows.map((r) => r.c.trialing)}::int[], ${currentRows.map((r) => r.c.pastDue)}::int[], ${currentRows.map((r) => r.c.canceled)}::int[],
             ${currentRows.map((r) => r.c.incomplete)}::int[], ${currentRows.map((r) => r.c.unpaid)}::int[], ${currentRows.map((r) => r.c.paused)}::int[], ${currentRows.map((r) => r.c.mrr)}::bigint[])
           where ${gate}
-          on conflict (developer_id, project_id, mode, currency, shard) do update set ${CURRENT_ADD}`],
-      ],
+          on conflict (developer_id, project_id, mode, currency, shard) do update set ${CURRENT_ADD}`])
     }
+    return { ctes }
   },
 }

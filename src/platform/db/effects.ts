@@ -100,7 +100,10 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/
 
 /**
  * One statement for every read of a batch: one row per request, `i` its position. Each kind's
- * expression runs only for its own requests (a CASE evaluates only the branch taken).
+ * expression runs only for its own requests (a CASE evaluates only the branch taken), and only the
+ * kinds the batch uses are in the statement: its text depends only on which kinds those are (a small,
+ * bounded set of texts, each prepared once per connection; the embedded database, which cannot keep
+ * a prepared statement, plans a smaller statement).
  */
 export function readStatement (kinds: EffectKinds, requests: ReadonlyArray<Read<unknown>>): Fragment {
   const index = new Map(kinds.reads.map((k, i) => [k, i]))
@@ -109,10 +112,12 @@ export function readStatement (kinds: EffectKinds, requests: ReadonlyArray<Read<
     if (i === undefined) throw new Error(`read kind ${r.kind.name} is not registered`)
     return i
   })
+  const used = new Set(kindOf)
   const columns: string[] = ['i', 'kind']
   const arrays: Fragment[] = [q`${requests.map((_, i) => i)}::int[]`, q`${kindOf}::int[]`]
   const selects: Fragment[] = []
   kinds.reads.forEach((kind, k) => {
+    if (!used.has(k)) return
     for (const input of kind.inputs) {
       columns.push(`r${k}_${input.name}`)
       arrays.push(q`${requests.map((r, i) => (kindOf[i] === k ? input.pick(r.input) ?? null : null))}::${raw(input.type)}[]`)
@@ -136,9 +141,10 @@ export function parseReads (kinds: EffectKinds, requests: ReadonlyArray<Read<unk
 /**
  * One statement for every write of a batch, all or nothing. It first locks every guarded row (table
  * by table in the order given, each by id) and raises serialization_failure (40001) unless each is
- * still the version read; then every kind writes its items, in the kinds' order, each behind the gate
- * the kinds before it left. Stats-like kinds that lock rows of their own sort them the same way
- * everywhere, so two batches never wait on each other in opposite orders.
+ * still the version read; then every kind that has items writes them, in the kinds' order, each
+ * behind the gate the kinds before it left. Kinds that lock rows of their own (stats) sort them the
+ * same way everywhere, so two batches never wait on each other in opposite orders. As for reads, the
+ * text depends only on which tables and kinds the batch uses.
  */
 export function writeStatement (kinds: EffectKinds, guards: readonly Guard[], writes: readonly Write[]): Fragment {
   const ctes: Array<[string, Fragment]> = []
@@ -146,6 +152,7 @@ export function writeStatement (kinds: EffectKinds, guards: readonly Guard[], wr
   for (const table of kinds.guarded) {
     if (!IDENTIFIER.test(table)) throw new Error(`not a table name: ${table}`)
     const rows = guards.filter((g) => g.table === table).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    if (rows.length === 0) continue
     const ids = rows.map((g) => g.id)
     ctes.push([`locked_${table}`, q`select id, xmin::text as v from ${raw(table)} where id = any(${ids}::uuid[]) order by id for update`])
     checks.push(q`(select count(*) from locked_${raw(table)} l join unnest(${ids}::uuid[], ${rows.map((g) => g.version)}::text[]) as e(id, v) on e.id = l.id and e.v = l.v) = ${rows.length}::int`)
@@ -155,6 +162,7 @@ export function writeStatement (kinds: EffectKinds, guards: readonly Guard[], wr
   let gate: Fragment = raw('(select ok from guard)')
   for (const kind of kinds.writes) {
     const items = writes.filter((w) => w.kind === kind).map((w) => w.value)
+    if (items.length === 0) continue
     const out = kind.ctes(items, gate)
     ctes.push(...out.ctes)
     if (out.gate) gate = out.gate
