@@ -1,5 +1,4 @@
 import { Type } from '@sinclair/typebox'
-import { HANDLED_EVENT_TYPES } from './registry.ts'
 import { ListOf, ListQuery, Nullable, NullableTimestamp, Timestamp } from '../platform/http/schemas.ts'
 
 /** Checked by hand (unknown project or mode is 404, not a validation error). */
@@ -55,5 +54,3 @@ export const ManagedEndpoint = Type.Object({
   created: Type.Boolean({ description: 'false when an existing endpoint was reused' }),
   removed_endpoint_ids: Type.Array(Type.String({ description: 'Endpoints tagged with this project that pointed at an old URL' })),
 }, { additionalProperties: false })
-
-export const HANDLED_EVENTS = [...HANDLED_EVENT_TYPES]

@@ -1,4 +1,7 @@
-import type { SubscriptionRow, TransactionRow } from './end-user-repository.ts'
+import type { subscriptions, transactions } from '../../platform/db/schema.ts'
+
+type SubscriptionRow = typeof subscriptions.$inferSelect
+type TransactionRow = typeof transactions.$inferSelect
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
 

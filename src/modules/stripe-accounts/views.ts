@@ -1,13 +1,15 @@
-import type { StripeConfigRow } from './repository.ts'
-import type { Project } from '../projects/repository.ts'
+import type { projects, stripeConfigs } from '../../platform/db/schema.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
+
+type StripeConfigRow = typeof stripeConfigs.$inferSelect
+type ProjectFields = Pick<typeof projects.$inferSelect, 'id' | 'name' | 'createdAt' | 'updatedAt'>
 
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null)
 
 export const webhookUrl = (publicBaseUrl: string, projectId: string, mode: Mode): string =>
   `${publicBaseUrl}/api/v1/payments/stripe/webhooks/${projectId}/${mode}`
 
-export function projectView (p: Project) {
+export function projectView (p: ProjectFields) {
   return { id: p.id, name: p.name, created_at: p.createdAt.toISOString(), updated_at: p.updatedAt.toISOString() }
 }
 
