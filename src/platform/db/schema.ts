@@ -271,3 +271,216 @@ export const statsSubscriptions = pgTable('stats_subscriptions', {
   check('stats_subscriptions_mode_ck', sql`${t.mode} in ('test', 'live')`),
   primaryKey({ columns: [t.developerId, t.projectId, t.mode, t.currency, t.shard] }),
 ])
+
+// ---------------------------------------------------------------------------------------------
+// Credits: the catalog, wallets as lots with a ledger, project API keys, idempotent requests.
+// Every write to lots, wallets and the ledger goes through the credits_* functions of
+// migrations/0010 (one place for the rules the database enforces; see modules/credits/).
+// ---------------------------------------------------------------------------------------------
+
+export const CREDIT_BUCKETS = ['monthly', 'purchased', 'bonus'] as const
+export const LEDGER_KINDS = ['grant', 'consume', 'reserve', 'release', 'expire', 'reset', 'clawback', 'debt', 'adjustment', 'referral_bonus'] as const
+
+/** A recurring price whose paid invoices grant credits each period. */
+export const creditPlans = pgTable('credit_plans', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  priceId: varchar('price_id', { length: 255 }).notNull(),
+  productId: varchar('product_id', { length: 255 }).notNull(),
+  name: varchar('name', { length: 200 }),
+  creditsPerPeriod: bigint('credits_per_period', { mode: 'number' }).notNull(),
+  trialCredits: bigint('trial_credits', { mode: 'number' }).notNull().default(0),
+  rollover: boolean('rollover').notNull().default(false),
+  /** Stripe's, refreshed on PUT and on price.updated / product.updated. */
+  unitAmount: money('unit_amount'),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  interval: varchar('interval', { length: 16 }).notNull(),
+  intervalCount: integer('interval_count').notNull().default(1),
+  trialPeriodDays: integer('trial_period_days'),
+  productName: varchar('product_name', { length: 255 }),
+  active: boolean('active').notNull().default(true),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('credit_plans_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  check('credit_plans_credits_ck', sql`${t.creditsPerPeriod} > 0 and ${t.trialCredits} >= 0`),
+  primaryKey({ columns: [t.projectId, t.mode, t.priceId] }),
+])
+
+/** A one-time price whose purchase grants purchased credits. */
+export const creditPackages = pgTable('credit_packages', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  priceId: varchar('price_id', { length: 255 }).notNull(),
+  productId: varchar('product_id', { length: 255 }).notNull(),
+  name: varchar('name', { length: 200 }),
+  credits: bigint('credits', { mode: 'number' }).notNull(),
+  expiresInDays: integer('expires_in_days'),
+  unitAmount: money('unit_amount'),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  productName: varchar('product_name', { length: 255 }),
+  active: boolean('active').notNull().default(true),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('credit_packages_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  check('credit_packages_credits_ck', sql`${t.credits} > 0`),
+  primaryKey({ columns: [t.projectId, t.mode, t.priceId] }),
+])
+
+/** Custom-amount purchases: the client picks the amount within the bounds, the price is built server-side. */
+export const creditTopUps = pgTable('credit_top_ups', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  currency: varchar('currency', { length: 3 }).notNull(),
+  /** Credits per minor unit paid (1 credit = 1 cent: 1). */
+  creditsPerUnit: integer('credits_per_unit').notNull(),
+  minAmount: money('min_amount').notNull(),
+  maxAmount: money('max_amount').notNull(),
+  expiresInDays: integer('expires_in_days'),
+  active: boolean('active').notNull().default(true),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('credit_top_ups_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  check('credit_top_ups_bounds_ck', sql`${t.creditsPerUnit} > 0 and ${t.minAmount} > 0 and ${t.maxAmount} >= ${t.minAmount}`),
+  primaryKey({ columns: [t.projectId, t.mode] }),
+])
+
+const credits = (name: string) => bigint(name, { mode: 'number' }).notNull().default(0)
+
+/** One end user's credits in one project and mode: the cached balance, always equal to the ledger's last entry. */
+export const creditWallets = pgTable('credit_wallets', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  endUserId: varchar('end_user_id', { length: 128 }).notNull(),
+  monthly: credits('monthly'),
+  purchased: credits('purchased'),
+  bonus: credits('bonus'),
+  reserved: credits('reserved'),
+  debt: credits('debt'),
+  /** The last ledger entry's seq: entries are numbered 1, 2, 3 … per wallet, with no gap. */
+  seq: bigint('seq', { mode: 'number' }).notNull().default(0),
+  nextResetAt: at('next_reset_at'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('credit_wallets_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  check('credit_wallets_nonnegative_ck', sql`${t.monthly} >= 0 and ${t.purchased} >= 0 and ${t.bonus} >= 0 and ${t.reserved} >= 0 and ${t.debt} >= 0`),
+  uniqueIndex('credit_wallets_end_user_uq').on(t.projectId, t.mode, t.endUserId),
+])
+
+/** Credits held together: one grant. `remaining` never goes below zero (the database refuses). */
+export const creditLots = pgTable('credit_lots', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  walletId: uuid('wallet_id').notNull().references(() => creditWallets.id, { onDelete: 'cascade' }),
+  projectId: uuid('project_id').notNull(),
+  mode: modeColumn(),
+  bucket: varchar('bucket', { length: 16, enum: CREDIT_BUCKETS }).notNull(),
+  granted: bigint('granted', { mode: 'number' }).notNull(),
+  remaining: bigint('remaining', { mode: 'number' }).notNull(),
+  /** What was taken back from this lot's own grant by refunds (clawbacks from it and the debt they left). */
+  takenBack: credits('taken_back'),
+  /** What the grant was paid (minor units), for a refund's share; null for grants nobody paid for. */
+  paidAmount: money('paid_amount'),
+  /** The period a monthly lot belongs to: an older period's lot never resets a newer one. */
+  periodStart: at('period_start'),
+  expiresAt: at('expires_at'),
+  /** `invoice:in_…`, `transaction:<uuid>`, `trial:sub_…`, `adjustment:<key>`, `referral:<uuid>`: a source grants once. */
+  source: varchar('source', { length: 300 }).notNull(),
+  closedAt: at('closed_at'),
+  createdAt: createdAt(),
+}, (t) => [
+  check('credit_lots_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  check('credit_lots_bucket_ck', sql`${t.bucket} in ('monthly', 'purchased', 'bonus')`),
+  check('credit_lots_remaining_ck', sql`${t.remaining} >= 0 and ${t.remaining} <= ${t.granted}`),
+  uniqueIndex('credit_lots_source_uq').on(t.projectId, t.mode, t.source),
+  index('credit_lots_open_idx').on(t.walletId, t.expiresAt).where(sql`remaining > 0`),
+  index('credit_lots_expiry_idx').on(t.expiresAt).where(sql`remaining > 0 and expires_at is not null`),
+])
+
+/** Never changed or deleted (a trigger refuses). Balances are the wallet's after this entry. */
+export const creditLedger = pgTable('credit_ledger', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  walletId: uuid('wallet_id').notNull().references(() => creditWallets.id, { onDelete: 'cascade' }),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  kind: varchar('kind', { length: 16, enum: LEDGER_KINDS }).notNull(),
+  /** The bucket the entry moves (null for reserve, release and debt recorded). */
+  bucket: varchar('bucket', { length: 16, enum: CREDIT_BUCKETS }),
+  /** Signed: what the entry adds to its bucket (reserve/release: to reserved; debt: to debt). */
+  amount: bigint('amount', { mode: 'number' }).notNull(),
+  monthlyAfter: bigint('monthly_after', { mode: 'number' }).notNull(),
+  purchasedAfter: bigint('purchased_after', { mode: 'number' }).notNull(),
+  bonusAfter: bigint('bonus_after', { mode: 'number' }).notNull(),
+  reservedAfter: bigint('reserved_after', { mode: 'number' }).notNull(),
+  debtAfter: bigint('debt_after', { mode: 'number' }).notNull(),
+  lotId: uuid('lot_id'),
+  source: varchar('source', { length: 300 }),
+  description: varchar('description', { length: 500 }),
+  createdAt: createdAt(),
+}, (t) => [
+  check('credit_ledger_kind_ck', sql`${t.kind} in ('grant', 'consume', 'reserve', 'release', 'expire', 'reset', 'clawback', 'debt', 'adjustment', 'referral_bonus')`),
+  uniqueIndex('credit_ledger_wallet_seq_uq').on(t.walletId, t.seq),
+  index('credit_ledger_wallet_kind_seq_idx').on(t.walletId, t.kind, t.seq),
+])
+
+/** Credits set aside for work that may fail: committed (spent) or released, or released by itself after its TTL. */
+export const creditReservations = pgTable('credit_reservations', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  walletId: uuid('wallet_id').notNull().references(() => creditWallets.id, { onDelete: 'cascade' }),
+  amount: bigint('amount', { mode: 'number' }).notNull(),
+  /** held | committed | released | expired */
+  status: varchar('status', { length: 16 }).notNull().default('held'),
+  expiresAt: at('expires_at').notNull(),
+  createdAt: createdAt(),
+  settledAt: at('settled_at'),
+}, (t) => [
+  check('credit_reservations_amount_ck', sql`${t.amount} > 0`),
+  index('credit_reservations_held_idx').on(t.walletId, t.expiresAt).where(sql`status = 'held'`),
+])
+
+/** A refund that arrived before the grant it takes back: applied when the grant is made. */
+export const creditPendingRefunds = pgTable('credit_pending_refunds', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  source: varchar('source', { length: 300 }).notNull(),
+  refunded: money('refunded').notNull(),
+  paid: money('paid').notNull(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('credit_pending_refunds_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode, t.source] }),
+])
+
+/** The first answer to an idempotent credits request, replayed for the same key and body. */
+export const creditRequests = pgTable('credit_requests', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  key: varchar('key', { length: 255 }).notNull(),
+  /** sha256 of the operation and its body: the same key with another body is refused. */
+  fingerprint: varchar('fingerprint', { length: 64 }).notNull(),
+  status: smallint('status').notNull(),
+  response: text('response').notNull(),
+  createdAt: createdAt(),
+}, (t) => [
+  check('credit_requests_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode, t.key] }),
+])
+
+/** A developer's backend's key for one project and mode: only the sha256 is kept. */
+export const projectApiKeys = pgTable('project_api_keys', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  name: varchar('name', { length: 200 }).notNull(),
+  /** `psk_test_` or `psk_live_` and the first characters of the random part: enough to recognise, not to use. */
+  prefix: varchar('prefix', { length: 32 }).notNull(),
+  hash: varchar('hash', { length: 64 }).notNull(),
+  lastUsedAt: at('last_used_at'),
+  revokedAt: at('revoked_at'),
+  createdAt: createdAt(),
+}, (t) => [
+  check('project_api_keys_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  uniqueIndex('project_api_keys_hash_uq').on(t.hash),
+  index('project_api_keys_project_idx').on(t.projectId, t.mode, t.createdAt),
+])
