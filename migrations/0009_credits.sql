@@ -27,6 +27,7 @@ CREATE TABLE "credit_lots" (
 	"remaining" bigint NOT NULL,
 	"taken_back" bigint DEFAULT 0 NOT NULL,
 	"paid_amount" bigint,
+	"stripe_payment_intent_id" varchar(255),
 	"period_start" timestamp with time zone,
 	"expires_at" timestamp with time zone,
 	"source" varchar(300) NOT NULL,
@@ -172,6 +173,7 @@ ALTER TABLE "project_api_keys" ADD CONSTRAINT "project_api_keys_project_id_proje
 CREATE UNIQUE INDEX "credit_ledger_wallet_seq_uq" ON "credit_ledger" USING btree ("wallet_id","seq");--> statement-breakpoint
 CREATE INDEX "credit_ledger_wallet_kind_seq_idx" ON "credit_ledger" USING btree ("wallet_id","kind","seq");--> statement-breakpoint
 CREATE UNIQUE INDEX "credit_lots_source_uq" ON "credit_lots" USING btree ("project_id","mode","source");--> statement-breakpoint
+CREATE INDEX "credit_lots_payment_intent_idx" ON "credit_lots" USING btree ("project_id","mode","stripe_payment_intent_id") WHERE stripe_payment_intent_id is not null;--> statement-breakpoint
 CREATE INDEX "credit_lots_open_idx" ON "credit_lots" USING btree ("wallet_id","expires_at") WHERE remaining > 0;--> statement-breakpoint
 CREATE INDEX "credit_lots_expiry_idx" ON "credit_lots" USING btree ("expires_at") WHERE remaining > 0 and expires_at is not null;--> statement-breakpoint
 CREATE INDEX "credit_reservations_held_idx" ON "credit_reservations" USING btree ("wallet_id","expires_at") WHERE status = 'held';--> statement-breakpoint

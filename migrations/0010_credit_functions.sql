@@ -134,7 +134,8 @@ $$;
 -- Returns the lot's id, or null when the source had granted already.
 CREATE OR REPLACE FUNCTION credits_grant(
   p_project uuid, p_mode text, p_end_user text, p_bucket text, p_kind text, p_amount bigint, p_source text,
-  p_expires_at timestamptz, p_period_start timestamptz, p_paid bigint, p_reset boolean, p_next_reset_at timestamptz, p_description text
+  p_expires_at timestamptz, p_period_start timestamptz, p_paid bigint, p_reset boolean, p_next_reset_at timestamptz, p_description text,
+  p_payment_intent text DEFAULT NULL
 ) RETURNS uuid LANGUAGE plpgsql AS $$
 DECLARE w credit_wallets; lot uuid; l record; pay bigint; pending credit_pending_refunds; stale boolean := false;
 BEGIN
@@ -152,8 +153,8 @@ BEGIN
     END LOOP;
     stale := p_period_start IS NOT NULL AND EXISTS (SELECT 1 FROM credit_lots WHERE wallet_id = w.id AND bucket = 'monthly' AND period_start > p_period_start);
   END IF;
-  INSERT INTO credit_lots (wallet_id, project_id, mode, bucket, granted, remaining, paid_amount, period_start, expires_at, source)
-  VALUES (w.id, p_project, p_mode, p_bucket, p_amount, p_amount, p_paid, p_period_start, p_expires_at, p_source)
+  INSERT INTO credit_lots (wallet_id, project_id, mode, bucket, granted, remaining, paid_amount, stripe_payment_intent_id, period_start, expires_at, source)
+  VALUES (w.id, p_project, p_mode, p_bucket, p_amount, p_amount, p_paid, p_payment_intent, p_period_start, p_expires_at, p_source)
   RETURNING id INTO lot;
   w := credits_entry(w, p_kind, p_bucket, p_amount, 0, 0, lot, p_source, p_description);
   IF w.debt > 0 THEN
@@ -161,10 +162,11 @@ BEGIN
     UPDATE credit_lots SET remaining = remaining - pay WHERE id = lot;
     w := credits_entry(w, 'debt', p_bucket, -pay, 0, -pay, lot, p_source, 'debt paid from this grant');
   END IF;
-  SELECT * INTO pending FROM credit_pending_refunds WHERE project_id = p_project AND mode = p_mode AND source = p_source FOR UPDATE;
+  SELECT * INTO pending FROM credit_pending_refunds
+    WHERE project_id = p_project AND mode = p_mode AND source = 'payment_intent:' || p_payment_intent FOR UPDATE;
   IF FOUND THEN
-    DELETE FROM credit_pending_refunds WHERE project_id = p_project AND mode = p_mode AND source = p_source;
-    w := credits_take_back(w, lot, pending.refunded, pending.paid, 'refund');
+    DELETE FROM credit_pending_refunds WHERE project_id = p_project AND mode = p_mode AND source = pending.source;
+    w := credits_take_back(w, lot, pending.refunded, coalesce(p_paid, pending.paid), 'refund');
   END IF;
   IF stale THEN
     SELECT remaining INTO pay FROM credit_lots WHERE id = lot;
@@ -180,23 +182,52 @@ END
 $$;
 --> statement-breakpoint
 
--- A refund of what a source paid (p_refunded is cumulative, as Stripe's amount_refunded): takes back
--- its share; before the grant exists, kept until it is made.
-CREATE OR REPLACE FUNCTION credits_refund(p_project uuid, p_mode text, p_source text, p_refunded bigint, p_paid bigint, p_description text) RETURNS boolean
+-- A refund of a payment (p_refunded is cumulative, as Stripe's amount_refunded): takes back each of
+-- its lots' share; before a grant exists, kept under the payment intent until the grant is made.
+CREATE OR REPLACE FUNCTION credits_refund(p_project uuid, p_mode text, p_payment_intent text, p_refunded bigint, p_paid bigint, p_description text) RETURNS boolean
 LANGUAGE plpgsql AS $$
-DECLARE w credit_wallets; lot credit_lots;
+DECLARE w credit_wallets; lot record; found_one boolean := false;
 BEGIN
-  SELECT * INTO lot FROM credit_lots WHERE project_id = p_project AND mode = p_mode AND source = p_source;
-  IF NOT FOUND THEN
-    INSERT INTO credit_pending_refunds (project_id, mode, source, refunded, paid) VALUES (p_project, p_mode, p_source, p_refunded, p_paid)
+  IF p_payment_intent IS NULL OR p_refunded <= 0 THEN RETURN false; END IF;
+  FOR lot IN SELECT id, wallet_id, paid_amount FROM credit_lots WHERE project_id = p_project AND mode = p_mode AND stripe_payment_intent_id = p_payment_intent ORDER BY created_at, id
+  LOOP
+    found_one := true;
+    SELECT * INTO w FROM credit_wallets WHERE id = lot.wallet_id FOR UPDATE;
+    w := credits_expire_due(w, now());
+    w := credits_take_back(w, lot.id, p_refunded, coalesce(lot.paid_amount, p_paid), p_description);
+    PERFORM credits_save(w);
+  END LOOP;
+  IF NOT found_one THEN
+    INSERT INTO credit_pending_refunds (project_id, mode, source, refunded, paid) VALUES (p_project, p_mode, 'payment_intent:' || p_payment_intent, p_refunded, p_paid)
     ON CONFLICT (project_id, mode, source) DO UPDATE SET refunded = greatest(credit_pending_refunds.refunded, excluded.refunded), paid = excluded.paid, updated_at = now();
-    RETURN false;
   END IF;
-  SELECT * INTO w FROM credit_wallets WHERE id = lot.wallet_id FOR UPDATE;
-  w := credits_expire_due(w, now());
-  w := credits_take_back(w, lot.id, p_refunded, coalesce(lot.paid_amount, p_paid), p_description);
-  PERFORM credits_save(w);
-  RETURN true;
+  RETURN found_one;
+END
+$$;
+--> statement-breakpoint
+
+-- The end user an operation names, or the one our checkout linked to its Stripe customer.
+CREATE OR REPLACE FUNCTION credits_end_user(op jsonb) RETURNS text LANGUAGE sql AS $$
+  SELECT coalesce(op->>'end_user', (SELECT c.end_user_id FROM customers c
+    WHERE c.project_id = (op->>'project')::uuid AND c.mode = op->>'mode' AND c.stripe_customer_id = op->>'customer' LIMIT 1));
+$$;
+--> statement-breakpoint
+
+-- A paid invoice of a plan's subscription: credits_per_period × quantity monthly credits for its
+-- period (source invoice:in_…), the older periods' monthly lots reset unless the plan rolls over.
+-- A trialing subscription: the plan's trial credits, once (source trial:sub_…). Nothing when the
+-- price is no plan of the project or the end user is unknown.
+CREATE OR REPLACE FUNCTION credits_plan_grant(op jsonb, p_trial boolean) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE pl credit_plans; who text := credits_end_user(op); amount bigint;
+BEGIN
+  IF who IS NULL THEN RETURN; END IF;
+  SELECT * INTO pl FROM credit_plans WHERE project_id = (op->>'project')::uuid AND mode = op->>'mode' AND price_id = op->>'price';
+  IF NOT FOUND THEN RETURN; END IF;
+  amount := CASE WHEN p_trial THEN pl.trial_credits ELSE pl.credits_per_period END * greatest(coalesce((op->>'quantity')::bigint, 1), 1);
+  PERFORM credits_grant((op->>'project')::uuid, op->>'mode', who, 'monthly', 'grant', amount, op->>'source', NULL,
+    (op->>'period_start')::timestamptz, (op->>'paid')::bigint, NOT p_trial AND NOT pl.rollover, (op->>'period_end')::timestamptz,
+    coalesce(op->>'description', coalesce(pl.name, pl.product_name, pl.price_id) || CASE WHEN p_trial THEN ' (trial)' ELSE '' END),
+    op->>'payment_intent');
 END
 $$;
 --> statement-breakpoint
@@ -220,17 +251,27 @@ END
 $$;
 --> statement-breakpoint
 
--- One pipeline operation (a jsonb from modules/credits/repository.ts): what a webhook batch writes.
+-- One pipeline operation (a jsonb built in modules/credits/model.ts): what a webhook batch writes.
 CREATE OR REPLACE FUNCTION credits_apply(op jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE who text;
 BEGIN
-  IF op->>'op' = 'grant' THEN
-    PERFORM credits_grant((op->>'project')::uuid, op->>'mode', op->>'end_user', op->>'bucket', op->>'kind', (op->>'amount')::bigint, op->>'source',
-      (op->>'expires_at')::timestamptz, (op->>'period_start')::timestamptz, (op->>'paid')::bigint, coalesce((op->>'reset')::boolean, false),
-      (op->>'next_reset_at')::timestamptz, op->>'description');
+  IF op->>'op' = 'purchase' THEN
+    who := credits_end_user(op);
+    IF who IS NOT NULL THEN
+      PERFORM credits_grant((op->>'project')::uuid, op->>'mode', who, 'purchased', 'grant', (op->>'amount')::bigint, op->>'source',
+        (op->>'expires_at')::timestamptz, NULL, (op->>'paid')::bigint, false, NULL, op->>'description', op->>'payment_intent');
+    END IF;
+  ELSIF op->>'op' = 'plan_invoice' THEN
+    PERFORM credits_plan_grant(op, false);
+  ELSIF op->>'op' = 'trial' THEN
+    PERFORM credits_plan_grant(op, true);
   ELSIF op->>'op' = 'refund' THEN
-    PERFORM credits_refund((op->>'project')::uuid, op->>'mode', op->>'source', (op->>'refunded')::bigint, (op->>'paid')::bigint, op->>'description');
+    PERFORM credits_refund((op->>'project')::uuid, op->>'mode', op->>'payment_intent', (op->>'refunded')::bigint, (op->>'paid')::bigint, op->>'description');
   ELSIF op->>'op' = 'close' THEN
-    PERFORM credits_close_bucket((op->>'project')::uuid, op->>'mode', op->>'end_user', op->>'bucket', op->>'source', op->>'description');
+    who := credits_end_user(op);
+    IF who IS NOT NULL THEN
+      PERFORM credits_close_bucket((op->>'project')::uuid, op->>'mode', who, 'monthly', op->>'source', op->>'description');
+    END IF;
   ELSE
     RAISE EXCEPTION 'unknown credits operation %', op->>'op';
   END IF;
@@ -247,8 +288,28 @@ CREATE OR REPLACE FUNCTION credits_balance(w credit_wallets) RETURNS jsonb LANGU
     'available', greatest(w.monthly + w.purchased + w.bonus - w.reserved - w.debt, 0),
     'next_reset_at', w.next_reset_at,
     'expiring', coalesce((SELECT jsonb_agg(jsonb_build_object('amount', e.amount, 'expires_at', e.expires_at) ORDER BY e.expires_at)
-      FROM (SELECT sum(remaining) AS amount, expires_at FROM credit_lots WHERE wallet_id = w.id AND remaining > 0 AND expires_at IS NOT NULL
+      FROM (SELECT sum(remaining) AS amount, expires_at FROM credit_lots WHERE wallet_id = w.id AND remaining > 0 AND expires_at IS NOT NULL AND expires_at > now()
             GROUP BY expires_at ORDER BY expires_at LIMIT 10) e), '[]'::jsonb));
+$$;
+--> statement-breakpoint
+
+-- The balance view as the next change will leave it: lots past their expiry and reservations past
+-- their TTL that no change has closed yet are left out (a read writes nothing).
+CREATE OR REPLACE FUNCTION credits_balance_due(w credit_wallets) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE due record; n bigint;
+BEGIN
+  FOR due IN SELECT bucket, sum(remaining) AS amount FROM credit_lots
+    WHERE wallet_id = w.id AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= now() GROUP BY bucket
+  LOOP
+    IF due.bucket = 'monthly' THEN w.monthly := w.monthly - due.amount;
+    ELSIF due.bucket = 'purchased' THEN w.purchased := w.purchased - due.amount;
+    ELSE w.bonus := w.bonus - due.amount;
+    END IF;
+  END LOOP;
+  SELECT coalesce(sum(amount), 0) INTO n FROM credit_reservations WHERE wallet_id = w.id AND status = 'held' AND expires_at <= now();
+  w.reserved := w.reserved - n;
+  RETURN credits_balance(w);
+END
 $$;
 --> statement-breakpoint
 

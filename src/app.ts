@@ -21,6 +21,9 @@ import projectsRoutes from './modules/projects/routes.ts'
 import stripeConfigRoutes from './modules/stripe-accounts/routes.ts'
 import webhookRoutes from './webhooks/route.ts'
 import webhookAdminRoutes from './webhooks/admin-routes.ts'
+import apiKeyRoutes from './modules/api-keys/routes.ts'
+import creditRoutes from './modules/credits/routes.ts'
+import myCreditRoutes from './modules/credits/me-routes.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { config: Config }
@@ -83,6 +86,9 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
     await api.register(projectPaymentsRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(checkoutRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.checkout ?? CHECKOUT_RATE_LIMIT })
     await api.register(meRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })
+    await api.register(myCreditRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })
+    await api.register(apiKeyRoutes)
+    await api.register(creditRoutes, { prefix: '/credits' })
   }, { prefix: '/api/v1' })
 
   return app

@@ -5,20 +5,28 @@ import { LRUCache } from 'lru-cache'
 import { associatedData, open } from '../../platform/crypto.ts'
 import { unauthorized } from '../../platform/http/errors.ts'
 import { findEndUserSecret } from '../projects/repository.ts'
+import { API_KEY, hashApiKey } from '../api-keys/model.ts'
+import { findApiKeyByHash, touchApiKey } from '../api-keys/repository.ts'
+import type { Mode } from '../../platform/stripe/client.ts'
 
 export interface DeveloperPrincipal { id: string }
 export interface EndUserPrincipal { id: string, projectId: string }
+/** A developer's backend calling with a project API key: it reaches only this project and mode. */
+export interface ApiKeyPrincipal { keyId: string, projectId: string, mode: Mode }
 
 declare module 'fastify' {
   interface FastifyInstance {
     authenticateDeveloper (req: FastifyRequest): Promise<void>
     authenticateEndUser (req: FastifyRequest): Promise<void>
+    /** A project API key (`psk_…`), or else a developer token. */
+    authenticateBackend (req: FastifyRequest): Promise<void>
   }
   interface FastifyRequest {
     developerJwtVerify: JwtVerifyFunction
     endUserJwtVerify: JwtVerifyFunction
     developer: DeveloperPrincipal | null
     endUser: EndUserPrincipal | null
+    apiKey: ApiKeyPrincipal | null
   }
 }
 
@@ -29,6 +37,9 @@ const isSubject = (v: unknown): v is string => typeof v === 'string' && v.length
 export function developerOf (req: FastifyRequest): DeveloperPrincipal {
   if (!req.developer) throw unauthorized()
   return req.developer
+}
+export function apiKeyOf (req: FastifyRequest): ApiKeyPrincipal | null {
+  return req.apiKey
 }
 export function endUserOf (req: FastifyRequest): EndUserPrincipal {
   if (!req.endUser) throw unauthorized()
@@ -85,6 +96,45 @@ export default fp(async (app) => {
 
   app.decorateRequest('developer', null)
   app.decorateRequest('endUser', null)
+  app.decorateRequest('apiKey', null)
+
+  // Keys by hash. A revocation reaches every instance through the change feed; a key is also looked
+  // up again after a minute, so even a lost notification cannot keep a revoked key alive for long.
+  const keys = new LRUCache<string, ApiKeyPrincipal>({ max: 10_000, ttl: 60_000 })
+  const touched = new LRUCache<string, true>({ max: 10_000, ttl: 60_000 })
+  app.changes.subscribe((change) => {
+    if (change.kind !== 'api_key') return
+    const revoked = [...keys.entries()].filter(([, key]) => key.keyId === change.keyId).map(([hash]) => hash)
+    for (const hash of revoked) keys.delete(hash)
+  }, () => { keys.clear() })
+
+  async function apiKeyPrincipal (key: string): Promise<ApiKeyPrincipal> {
+    if (!API_KEY.test(key)) throw unauthorized('The API key is malformed, revoked or unknown')
+    const hash = hashApiKey(key)
+    let principal = keys.get(hash)
+    if (!principal) {
+      const row = await findApiKeyByHash(app.db, hash)
+      if (!row) throw unauthorized('The API key is malformed, revoked or unknown')
+      principal = { keyId: row.id, projectId: row.projectId, mode: row.mode }
+      keys.set(hash, principal)
+    }
+    if (!touched.has(principal.keyId)) {
+      touched.set(principal.keyId, true)
+      const id = principal.keyId
+      touchApiKey(app.db, id).catch((err: unknown) => app.log.warn({ err, key_id: id }, 'could not record when an API key was used'))
+    }
+    return principal
+  }
+
+  app.decorate('authenticateBackend', async (req: FastifyRequest) => {
+    const header = req.headers.authorization
+    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : ''
+    if (token.startsWith('psk_')) {
+      req.apiKey = await apiKeyPrincipal(token)
+      return
+    }
+    await app.authenticateDeveloper(req)
+  })
 
   app.decorate('authenticateDeveloper', async (req: FastifyRequest) => {
     let claims: Record<string, unknown>

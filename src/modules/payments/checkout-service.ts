@@ -1,3 +1,4 @@
+import { createHash, randomUUID } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
 import type Stripe from 'stripe'
 import type { Db } from '../../platform/db/client.ts'
@@ -8,6 +9,8 @@ import { attachStripeCustomer, claimCustomer, findCustomer } from './customer-re
 import { BLOCKING_STATUSES, findSubscriptionIn, insertPendingTransaction } from './end-user-repository.ts'
 import type { CheckoutBody, CheckoutMode } from './schemas.ts'
 import { callStripe, idempotencyKey, stripeFor } from '../stripe-accounts/access.ts'
+import { purchaseMetadata } from '../credits/model.ts'
+import { packageForPurchase, topUpTerms } from '../credits/repository.ts'
 
 export interface CheckoutDeps {
   db: Db
@@ -39,6 +42,17 @@ export async function retrievePrice (stripe: Stripe, priceId: string): Promise<S
 
 export const productName = (price: Stripe.Price): string | null =>
   typeof price.product === 'object' && !('deleted' in price.product && price.product.deleted) && 'name' in price.product ? price.product.name : null
+
+/**
+ * The id of a checkout's pending transaction, chosen before the Stripe call so the payment's metadata
+ * names it. With the client's Idempotency-Key it is derived from it: a repeated request sends Stripe
+ * the same parameters (Stripe answers with the same session) and finds the same row.
+ */
+function transactionIdFor (ref: EndUserRef, clientKey: string | undefined): string {
+  if (!clientKey) return randomUUID()
+  const h = createHash('sha256').update(['checkout-transaction', ref.projectId, ref.mode, ref.endUserId, clientKey].join('\u0000')).digest('hex')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h.slice(16, 17), 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`
+}
 
 /** Absolute http(s) URLs only: the schema checks the shape, this checks that it parses as one. */
 function assertHttpUrl (field: string, value: string): void {
@@ -86,12 +100,65 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
     }
   }
 
+  /** The pending transaction of a payment-mode session; no session may take money without one, so a failed insert expires it. */
+  async function recordPending (stripe: Stripe, session: Stripe.Checkout.Session, row: Parameters<typeof insertPendingTransaction>[1]): Promise<void> {
+    try {
+      await insertPendingTransaction(db, row)
+    } catch (err) {
+      await stripe.checkout.sessions.expire(session.id).catch((expireErr: unknown) => log.error({ err: expireErr, session: session.id }, 'could not expire an unrecorded checkout session'))
+      throw err
+    }
+  }
+
+  const sessionResult = (session: Stripe.Checkout.Session, mode: CheckoutMode): CheckoutResult => {
+    if (!session.url) throw new AppError(502, 'stripe_api_error', 'Bad gateway', 'Stripe returned a checkout session without a URL')
+    return { session_id: session.id, url: session.url, mode, expires_at: new Date(session.expires_at * 1000).toISOString() }
+  }
+
+  /**
+   * A custom amount of credits: the amount within the project's top-up bounds, the price built here
+   * (price_data), never taken from the client; amount × credits_per_unit credits once it is paid.
+   */
+  async function topUpSession (stripe: Stripe, developerId: string, ref: EndUserRef, body: CheckoutBody, clientKey: string | undefined): Promise<CheckoutResult> {
+    const amount = body.top_up_amount ?? 0
+    if (body.price_id !== undefined) throw badRequest('price_or_top_up', 'Give price_id or top_up_amount, not both')
+    if (body.mode === 'subscription' || body.trial_period_days !== undefined || (body.quantity ?? 1) !== 1) {
+      throw badRequest('top_up_one_time', 'A top-up is one payment of one amount: no subscription mode, trial or quantity')
+    }
+    const terms = await topUpTerms(db, ref)
+    if (!terms) throw badRequest('top_up_not_offered', `The project offers no top-up in ${ref.mode} mode`)
+    if (amount < terms.minAmount || amount > terms.maxAmount) {
+      throw badRequest('top_up_out_of_bounds', `top_up_amount must be between ${terms.minAmount} and ${terms.maxAmount} (${terms.currency} minor units)`, { min_amount: terms.minAmount, max_amount: terms.maxAmount, currency: terms.currency })
+    }
+    const customer = await customerFor(stripe, ref)
+    const transactionId = transactionIdFor(ref, clientKey)
+    const credits = amount * terms.creditsPerUnit
+    const metadata = { project_id: ref.projectId, end_user_id: ref.endUserId, mode: ref.mode, ...purchaseMetadata(transactionId, credits, terms.expiresInDays) }
+    const session = await callStripe(() => stripe.checkout.sessions.create({
+      mode: 'payment',
+      customer: customer.id,
+      client_reference_id: ref.endUserId,
+      line_items: [{ quantity: 1, price_data: { currency: terms.currency, unit_amount: amount, product_data: { name: `${credits} credits` } } }],
+      success_url: body.success_url,
+      cancel_url: body.cancel_url,
+      metadata,
+      payment_intent_data: { metadata },
+    }, clientKey ? { idempotencyKey: idempotencyKey('checkout', ref.projectId, ref.mode, ref.endUserId, clientKey) } : {}))
+    await recordPending(stripe, session, {
+      id: transactionId, developerId, projectId: ref.projectId, mode: ref.mode, endUserId: ref.endUserId, amount, currency: terms.currency,
+      description: `${credits} credits`, stripeCustomerId: customer.id, stripeCheckoutSessionId: session.id,
+    })
+    return sessionResult(session, 'payment')
+  }
+
   return {
     async createSession (ref: EndUserRef, body: CheckoutBody, clientKey: string | undefined): Promise<CheckoutResult> {
       assertHttpUrl('success_url', body.success_url)
       assertHttpUrl('cancel_url', body.cancel_url)
       const quantity = body.quantity ?? 1
       const { stripe, developerId } = await stripeFor(resolver, ref.projectId, ref.mode, true)
+      if (body.top_up_amount !== undefined) return topUpSession(stripe, developerId, ref, body, clientKey)
+      if (body.price_id === undefined) throw badRequest('price_required', 'Give price_id, or top_up_amount for a custom amount of credits')
 
       const price = await retrievePrice(stripe, body.price_id)
       const recurring = price.type === 'recurring'
@@ -103,7 +170,13 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       const customer = await customerFor(stripe, ref)
       if (checkoutMode === 'subscription') await assertNoSubscription(stripe, ref, customer.id, customer.created)
 
-      const metadata = { project_id: ref.projectId, end_user_id: ref.endUserId, mode: ref.mode }
+      const transactionId = transactionIdFor(ref, clientKey)
+      const pkg = checkoutMode === 'payment' ? await packageForPurchase(db, ref, price.id) : null
+      const metadata = {
+        project_id: ref.projectId, end_user_id: ref.endUserId, mode: ref.mode,
+        ...(checkoutMode === 'payment' ? { transaction_id: transactionId } : {}),
+        ...(pkg ? purchaseMetadata(transactionId, pkg.credits * quantity, pkg.expiresInDays) : {}),
+      }
       const params: Stripe.Checkout.SessionCreateParams = {
         mode: checkoutMode,
         customer: customer.id,
@@ -123,25 +196,20 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       if (!session.url) throw new AppError(502, 'stripe_api_error', 'Bad gateway', 'Stripe returned a checkout session without a URL')
 
       if (checkoutMode === 'payment') {
-        try {
-          await insertPendingTransaction(db, {
-            developerId,
+        await recordPending(stripe, session, {
+          id: transactionId,
+          developerId,
             projectId: ref.projectId,
             mode: ref.mode,
             endUserId: ref.endUserId,
-            amount: (price.unit_amount ?? 0) * quantity,
-            currency: price.currency,
-            description: productName(price) ?? price.nickname ?? null,
-            stripeCustomerId: customer.id,
-            stripeCheckoutSessionId: session.id,
-          })
-        } catch (err) {
-          // No session may take money without a row to record it: expire it, then fail.
-          await stripe.checkout.sessions.expire(session.id).catch((expireErr: unknown) => log.error({ err: expireErr, session: session.id }, 'could not expire an unrecorded checkout session'))
-          throw err
-        }
+          amount: (price.unit_amount ?? 0) * quantity,
+          currency: price.currency,
+          description: productName(price) ?? price.nickname ?? null,
+          stripeCustomerId: customer.id,
+          stripeCheckoutSessionId: session.id,
+        })
       }
-      return { session_id: session.id, url: session.url, mode: checkoutMode, expires_at: new Date(session.expires_at * 1000).toISOString() }
+      return sessionResult(session, checkoutMode)
     },
 
     async portal (ref: EndUserRef, returnUrl: string): Promise<{ url: string }> {

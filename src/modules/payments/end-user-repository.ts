@@ -50,6 +50,8 @@ export async function listEndUserTransactions (db: Executor, projectId: string, 
 }
 
 export interface PendingTransaction {
+  /** Chosen before the Stripe call, so the payment's metadata can name it. */
+  id: string
   developerId: string
   projectId: string
   mode: Mode

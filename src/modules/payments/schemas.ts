@@ -12,7 +12,8 @@ export type CheckoutMode = Static<typeof CheckoutMode>
 export const ProrationBehavior = Type.Union([Type.Literal('create_prorations'), Type.Literal('none'), Type.Literal('always_invoice')])
 
 export const CheckoutBody = Type.Object({
-  price_id: PriceId,
+  price_id: Type.Optional(PriceId),
+  top_up_amount: Type.Optional(Type.Integer({ minimum: 1, maximum: 99_999_999, description: 'Instead of price_id: a custom amount (minor units) of the project\'s top-up currency, within its bounds; buys amount × credits_per_unit credits' })),
   success_url: HttpUrl,
   cancel_url: HttpUrl,
   quantity: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 1 })),

@@ -7,6 +7,7 @@ import type { Mode } from '../stripe/client.ts'
 export type Change =
   | { kind: 'stripe_config', projectId: string, mode: Mode, version: number }
   | { kind: 'end_user_secret', projectId: string, version: number }
+  | { kind: 'api_key', keyId: string }
 
 export const CHANGES_CHANNEL = 'stripe_platform_changes'
 

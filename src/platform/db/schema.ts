@@ -383,6 +383,8 @@ export const creditLots = pgTable('credit_lots', {
   takenBack: credits('taken_back'),
   /** What the grant was paid (minor units), for a refund's share; null for grants nobody paid for. */
   paidAmount: money('paid_amount'),
+  /** The payment that paid for the lot, so its refunds find it (and a refund before the grant waits under it). */
+  stripePaymentIntentId: varchar('stripe_payment_intent_id', { length: 255 }),
   /** The period a monthly lot belongs to: an older period's lot never resets a newer one. */
   periodStart: at('period_start'),
   expiresAt: at('expires_at'),
@@ -395,6 +397,7 @@ export const creditLots = pgTable('credit_lots', {
   check('credit_lots_bucket_ck', sql`${t.bucket} in ('monthly', 'purchased', 'bonus')`),
   check('credit_lots_remaining_ck', sql`${t.remaining} >= 0 and ${t.remaining} <= ${t.granted}`),
   uniqueIndex('credit_lots_source_uq').on(t.projectId, t.mode, t.source),
+  index('credit_lots_payment_intent_idx').on(t.projectId, t.mode, t.stripePaymentIntentId).where(sql`stripe_payment_intent_id is not null`),
   index('credit_lots_open_idx').on(t.walletId, t.expiresAt).where(sql`remaining > 0`),
   index('credit_lots_expiry_idx').on(t.expiresAt).where(sql`remaining > 0 and expires_at is not null`),
 ])

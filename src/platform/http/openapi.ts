@@ -19,6 +19,7 @@ export default fp(async (app) => {
         securitySchemes: {
           developer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Developer token: sub = developer id, role = developer' },
           endUser: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'End-user token signed with the project end-user secret: sub, project_id, role = end_user' },
+          apiKey: { type: 'http', scheme: 'bearer', bearerFormat: 'psk_test_… / psk_live_…', description: 'A project API key (POST /projects/{project_id}/api-keys): its project and mode only' },
         },
       },
       tags: [
@@ -27,6 +28,8 @@ export default fp(async (app) => {
         { name: 'payments', description: 'Aggregated views across the developer\'s projects' },
         { name: 'end-user', description: 'An end user\'s checkout, subscription, payments and billing portal' },
         { name: 'webhooks', description: 'Stripe webhooks: the verified entry, recorded events, replay and managed endpoints' },
+        { name: 'credits', description: 'The developer\'s backend spends and reads its end users\' credits (API key or developer token)' },
+        { name: 'api keys', description: 'Project API keys for the developer\'s backend' },
         { name: 'operations', description: 'Health and readiness' },
       ],
     },

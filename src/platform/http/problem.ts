@@ -13,7 +13,7 @@ interface ProblemBody {
 
 const titles: Record<number, string> = {
   400: 'Bad request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not found', 405: 'Method not allowed',
-  409: 'Conflict', 413: 'Payload too large', 415: 'Unsupported media type', 429: 'Too many requests',
+  402: 'Payment required', 409: 'Conflict', 413: 'Payload too large', 422: 'Unprocessable content', 415: 'Unsupported media type', 429: 'Too many requests',
   500: 'Internal server error', 502: 'Bad gateway', 503: 'Service unavailable', 504: 'Gateway timeout',
 }
 

@@ -1,4 +1,6 @@
 import { fromUnix, idOf } from '../../platform/stripe/objects.ts'
+import { creditEffects } from '../../modules/credits/effects.ts'
+import { refundOp } from '../../modules/credits/model.ts'
 import { paymentEffect } from '../../modules/payments/effects.ts'
 import type { EventDefinition } from '../event.ts'
 import { ChargeObject } from '../event-objects.ts'
@@ -26,6 +28,6 @@ export const chargeRefunded: EventDefinition<'charge.refunded'> = {
       amountRefunded: charge.amount_refunded,
       refundedAt: fromUnix(latest) ?? new Date(event.created * 1000),
       createIfMissing: true,
-    })]
+    }), ...creditEffects(refundOp({ project: scope.project.id, mode: scope.mode }, idOf(charge.payment_intent), charge.amount_refunded, charge.amount))]
   },
 }

@@ -1,6 +1,8 @@
 import type Stripe from 'stripe'
 import type { EffectScope } from '../../platform/db/effects.ts'
 import { idOf } from '../../platform/stripe/objects.ts'
+import { creditEffects } from '../../modules/credits/effects.ts'
+import { purchaseOp } from '../../modules/credits/model.ts'
 import { customerLinkEffect, paymentEffect, subscriptionEndUserEffect } from '../../modules/payments/effects.ts'
 import { endUserFromMetadata, validEndUserId } from '../../modules/payments/end-user-model.ts'
 import type { EventDefinition } from '../event.ts'
@@ -41,6 +43,12 @@ export const checkoutSessionCompleted: EventDefinition<'checkout.session.complet
       ...(paid ? { succeededAt: new Date(event.created * 1000) } : {}),
       createIfMissing: true,
     }))
+    // A paid purchase of credits: its lot (granted once, whichever of this and payment_intent.succeeded comes first).
+    if (paid) {
+      effects.push(...creditEffects(purchaseOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: customerId }, session.metadata, {
+        paymentIntentId: idOf(session.payment_intent), paid: session.amount_total, paidAt: new Date(event.created * 1000), description: null,
+      })))
+    }
     return effects
   },
 }

@@ -1,5 +1,7 @@
 import type Stripe from 'stripe'
 import { fromUnix, idOf } from '../../platform/stripe/objects.ts'
+import { creditEffects } from '../../modules/credits/effects.ts'
+import { planInvoiceOp } from '../../modules/credits/model.ts'
 import { paymentEffect } from '../../modules/payments/effects.ts'
 import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { EventDefinition, EventOf } from '../event.ts'
@@ -39,13 +41,19 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
       // A zero invoice (a trial's first) moves no money: nothing to count.
       if (!invoice.id || invoice.total === 0) return []
       const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
+      const paymentIntentId = prefetched?.paymentIntentId ?? paymentIntentOfInvoice(invoice)
+      const endUserId = endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode)
+      // A paid invoice of a subscription grants its plan's credits for the period (a trial's zero invoice grants nothing).
+      const credits = outcome === 'succeeded' && subscriptionOfInvoice(invoice)
+        ? planInvoiceOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(invoice.customer) }, invoice, paymentIntentId)
+        : null
       return [paymentEffect(scope, {
         source: 'invoice',
-        keys: { invoiceId: invoice.id, paymentIntentId: prefetched?.paymentIntentId ?? paymentIntentOfInvoice(invoice) },
+        keys: { invoiceId: invoice.id, paymentIntentId },
         amount: invoice.total,
         currency: invoice.currency,
         description: invoice.description ?? invoice.lines?.data?.[0]?.description ?? null,
-        endUserId: endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode),
+        endUserId,
         endUserFromCustomer: true,
         customerId: idOf(invoice.customer),
         subscriptionId: subscriptionOfInvoice(invoice),
@@ -53,7 +61,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
           ? { status: 'succeeded' as const, succeededAt: paidAt }
           : { status: 'failed' as const, failedAt: new Date(event.created * 1000) }),
         createIfMissing: true,
-      })]
+      }), ...creditEffects(credits)]
     },
   }
 }

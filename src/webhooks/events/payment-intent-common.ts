@@ -1,4 +1,6 @@
 import { idOf } from '../../platform/stripe/objects.ts'
+import { creditEffects } from '../../modules/credits/effects.ts'
+import { purchaseOp } from '../../modules/credits/model.ts'
 import { paymentEffect } from '../../modules/payments/effects.ts'
 import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { BaseStatus } from '../../modules/payments/transaction-model.ts'
@@ -18,18 +20,24 @@ export function paymentIntentEvent<T extends PaymentIntentEventType> (status: Ba
       const event = delivered as EventOf<PaymentIntentEventType>
       const pi = event.data.object
       const at = new Date(event.created * 1000)
+      const endUserId = endUserFromMetadata(pi.metadata, scope.project.id, scope.mode)
+      const credits = status === 'succeeded'
+        ? purchaseOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(pi.customer) }, pi.metadata, {
+          paymentIntentId: pi.id, paid: pi.amount_received > 0 ? pi.amount_received : pi.amount, paidAt: at, description: pi.description,
+        })
+        : null
       return [paymentEffect(scope, {
         source: 'payment_intent',
         keys: { paymentIntentId: pi.id, chargeId: status === 'succeeded' ? idOf(pi.latest_charge) : null },
         amount: status === 'succeeded' && pi.amount_received > 0 ? pi.amount_received : pi.amount,
         currency: pi.currency,
         description: pi.description,
-        endUserId: endUserFromMetadata(pi.metadata, scope.project.id, scope.mode),
+        endUserId,
         customerId: idOf(pi.customer),
         status,
         ...(status === 'succeeded' ? { succeededAt: at } : status === 'failed' ? { failedAt: at } : {}),
         createIfMissing: true,
-      })]
+      }), ...creditEffects(credits)]
     },
   }
 }

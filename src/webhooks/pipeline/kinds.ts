@@ -3,6 +3,7 @@ import { customerEndUser, customerLinks } from '../../modules/payments/customer-
 import { subscriptionById, subscriptionEndUserLinks, subscriptionUpserts } from '../../modules/payments/subscription-repository.ts'
 import { transactionMerges, transactionsByKeys } from '../../modules/payments/transaction-repository.ts'
 import { statsDeltas } from '../../modules/stats/repository.ts'
+import { creditOps } from '../../modules/credits/repository.ts'
 import { eventRecords, eventStatus } from '../repository.ts'
 
 /**
@@ -13,6 +14,6 @@ import { eventRecords, eventStatus } from '../repository.ts'
  */
 export const EFFECT_KINDS: EffectKinds = {
   reads: [eventStatus, transactionsByKeys, subscriptionById, customerEndUser],
-  writes: [eventRecords, customerLinks, transactionMerges, subscriptionUpserts, subscriptionEndUserLinks, statsDeltas],
+  writes: [eventRecords, customerLinks, transactionMerges, subscriptionUpserts, subscriptionEndUserLinks, creditOps, statsDeltas],
   guarded: ['transactions', 'subscriptions'],
 }

@@ -1,0 +1,14 @@
+import type { projectApiKeys } from '../../platform/db/schema.ts'
+
+type ApiKeyFields = Pick<typeof projectApiKeys.$inferSelect, 'id' | 'projectId' | 'mode' | 'name' | 'prefix' | 'lastUsedAt' | 'revokedAt' | 'createdAt'>
+
+export const apiKeyView = (k: ApiKeyFields) => ({
+  id: k.id,
+  project_id: k.projectId,
+  mode: k.mode,
+  name: k.name,
+  prefix: k.prefix,
+  last_used_at: k.lastUsedAt?.toISOString() ?? null,
+  revoked_at: k.revokedAt?.toISOString() ?? null,
+  created_at: k.createdAt.toISOString(),
+})

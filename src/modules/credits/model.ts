@@ -1,0 +1,145 @@
+import type Stripe from 'stripe'
+import type { CREDIT_BUCKETS, LEDGER_KINDS } from '../../platform/db/schema.ts'
+import type { Mode } from '../../platform/stripe/client.ts'
+
+/**
+ * What Stripe events mean for credits, as operations the ledger engine (the credits_* functions of
+ * migrations/0010) applies in the statement that records the event. The rules of how many credits a
+ * grant holds and which source names it live here; the wallet's mechanics (spending order, resets,
+ * debt, take-backs) live in SQL, where each change locks its wallet.
+ */
+
+interface Owner { project: string, mode: Mode }
+/** The end user, or the Stripe customer our checkout linked to one (resolved in SQL). */
+interface Who { end_user: string | null, customer: string | null }
+
+export type CreditOp =
+  | Owner & Who & { op: 'purchase', amount: number, source: string, payment_intent: string | null, paid: number | null, expires_at: string | null, description: string | null }
+  | Owner & Who & { op: 'plan_invoice', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null, payment_intent: string | null, paid: number | null }
+  | Owner & Who & { op: 'trial', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null }
+  | Owner & { op: 'refund', payment_intent: string, refunded: number, paid: number, description: string }
+  | Owner & Who & { op: 'close', source: string, description: string }
+
+/** Metadata keys our checkout and payment intents carry for a credits purchase (strings, as Stripe keeps them). */
+export const PURCHASE_METADATA = {
+  transactionId: 'transaction_id',
+  credits: 'credits',
+  expiresInDays: 'credits_expires_in_days',
+} as const
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const MAX_CREDITS = 1_000_000_000_000
+
+/** What a purchase promised, read back from the metadata set when it was created; null for a purchase of no credits. */
+export function purchaseOf (metadata: Stripe.Metadata | null | undefined): { transactionId: string, credits: number, expiresInDays: number | null } | null {
+  if (!metadata) return null
+  const transactionId = metadata[PURCHASE_METADATA.transactionId]
+  const credits = Number(metadata[PURCHASE_METADATA.credits])
+  const days = metadata[PURCHASE_METADATA.expiresInDays]
+  if (typeof transactionId !== 'string' || !UUID.test(transactionId)) return null
+  if (!Number.isSafeInteger(credits) || credits <= 0 || credits > MAX_CREDITS) return null
+  const expiresInDays = days === undefined || days === '' ? null : Number(days)
+  if (expiresInDays !== null && (!Number.isSafeInteger(expiresInDays) || expiresInDays <= 0)) return null
+  return { transactionId, credits, expiresInDays }
+}
+
+const DAY_MS = 86_400_000
+
+/** The metadata a purchase of `credits` carries (checkout and payment intents set it; the grant reads it back). */
+export const purchaseMetadata = (transactionId: string, credits: number, expiresInDays: number | null): Record<string, string> => ({
+  [PURCHASE_METADATA.transactionId]: transactionId,
+  [PURCHASE_METADATA.credits]: String(credits),
+  ...(expiresInDays ? { [PURCHASE_METADATA.expiresInDays]: String(expiresInDays) } : {}),
+})
+
+/**
+ * A succeeded purchase of credits: one lot, named by its transaction, so checkout.session.completed
+ * and payment_intent.succeeded for the same payment grant once. Expiry counts from when it was paid.
+ */
+export function purchaseOp (owner: Owner, who: Who, metadata: Stripe.Metadata | null | undefined, payment: { paymentIntentId: string | null, paid: number | null, paidAt: Date, description: string | null }): CreditOp | null {
+  const purchase = purchaseOf(metadata)
+  if (!purchase || (!who.end_user && !who.customer)) return null
+  return {
+    op: 'purchase',
+    ...owner,
+    ...who,
+    amount: purchase.credits,
+    source: `transaction:${purchase.transactionId}`,
+    payment_intent: payment.paymentIntentId,
+    paid: payment.paid,
+    expires_at: purchase.expiresInDays ? new Date(payment.paidAt.getTime() + purchase.expiresInDays * DAY_MS).toISOString() : null,
+    description: payment.description,
+  }
+}
+
+const iso = (unix: number | null | undefined): string | null => (typeof unix === 'number' ? new Date(unix * 1000).toISOString() : null)
+
+/** The recurring line of a subscription invoice: its price, quantity and period (current and older API versions). */
+export function planLineOf (invoice: Stripe.Invoice): { price: string, quantity: number, start: number | null, end: number | null } | null {
+  for (const line of invoice.lines?.data ?? []) {
+    const legacy = line as unknown as { price?: { id?: string } | null, plan?: { id?: string } | null }
+    const price = line.pricing?.price_details?.price ?? legacy.price?.id ?? legacy.plan?.id
+    const id = typeof price === 'string' ? price : (price as { id?: string } | undefined)?.id
+    if (!id) continue
+    return { price: id, quantity: line.quantity ?? 1, start: line.period?.start ?? null, end: line.period?.end ?? null }
+  }
+  return null
+}
+
+/** A paid invoice of a subscription: the plan's credits for its period (nothing when the price is no plan). */
+export function planInvoiceOp (owner: Owner, who: Who, invoice: Stripe.Invoice, paymentIntentId: string | null): CreditOp | null {
+  if (!invoice.id || (!who.end_user && !who.customer)) return null
+  const line = planLineOf(invoice)
+  if (!line) return null
+  return {
+    op: 'plan_invoice',
+    ...owner,
+    ...who,
+    price: line.price,
+    quantity: line.quantity,
+    source: `invoice:${invoice.id}`,
+    period_start: iso(line.start),
+    period_end: iso(line.end),
+    payment_intent: paymentIntentId,
+    paid: invoice.total,
+  }
+}
+
+/** A subscription seen trialing: the plan's trial credits, once per subscription. */
+export function trialOp (owner: Owner, who: Who, sub: Stripe.Subscription): CreditOp | null {
+  if (sub.status !== 'trialing' || (!who.end_user && !who.customer)) return null
+  const item = sub.items?.data?.[0]
+  const price = item?.price?.id ?? (item as unknown as { plan?: { id?: string } } | undefined)?.plan?.id
+  if (!price) return null
+  return { op: 'trial', ...owner, ...who, price, quantity: item?.quantity ?? 1, source: `trial:${sub.id}`, period_start: iso(sub.trial_start), period_end: iso(sub.trial_end) }
+}
+
+/** A deleted subscription: its monthly credits expire. */
+export const closeMonthlyOp = (owner: Owner, who: Who, subscriptionId: string): CreditOp | null =>
+  who.end_user || who.customer ? { op: 'close', ...owner, ...who, source: `subscription:${subscriptionId}`, description: 'subscription ended' } : null
+
+/** A refund (cumulative) of a payment: each lot it paid for gives back its share. */
+export const refundOp = (owner: Owner, paymentIntentId: string | null, refunded: number, paid: number): CreditOp | null =>
+  paymentIntentId && refunded > 0 && paid > 0 ? { op: 'refund', ...owner, payment_intent: paymentIntentId, refunded, paid, description: 'refund' } : null
+
+/** The wallet an operation locks (a refund: the payment's, whose wallet SQL finds), for one lock order everywhere. */
+export const walletKeyOf = (op: CreditOp): string =>
+  op.op === 'refund' ? `${op.project}|${op.mode}|pi:${op.payment_intent}` : `${op.project}|${op.mode}|${op.end_user !== null ? `u:${op.end_user}` : `c:${op.customer ?? ''}`}`
+
+/** A ledger entry as the database returns it (bigints may come back as strings). */
+export interface LedgerRow {
+  id: string
+  seq: number | string
+  kind: typeof LEDGER_KINDS[number]
+  bucket: typeof CREDIT_BUCKETS[number] | null
+  amount: number | string
+  monthly_after: number | string
+  purchased_after: number | string
+  bonus_after: number | string
+  reserved_after: number | string
+  debt_after: number | string
+  lot_id: string | null
+  source: string | null
+  description: string | null
+  created_at: string | Date
+}
