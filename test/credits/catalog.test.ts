@@ -4,6 +4,7 @@ import { sql } from 'drizzle-orm'
 import { queryRows } from '../../src/platform/db/client.ts'
 import { assertProblem, configureStripe, createProject, newDeveloper, type Developer } from '../helpers/app.ts'
 import { openShop, type Shop } from '../helpers/end-user.ts'
+import { eventStatuses, fakeEvent, postEvent, signed, webhookHarness, type Harness } from '../helpers/webhooks.ts'
 
 const base = (projectId: string) => `/api/v1/payments/stripe/projects/${projectId}`
 const publicUrl = (projectId: string, query = '') => `/api/v1/public/projects/${projectId}/catalog${query}`
@@ -251,5 +252,58 @@ t.test('public catalog', async (t) => {
     assertProblem(t, res, 404, 'not_found')
     t.equal(res.headers['cache-control'], undefined)
     assertProblem(t, await shop.app.inject({ method: 'GET', url: publicUrl('not-a-uuid') }), 400, 'validation_failed')
+  })
+})
+
+t.test('price.updated and product.updated refresh the catalog', async (t) => {
+  const h: Harness = await webhookHarness(t)
+  const product = await h.stripe.products.create({ name: 'Pro' })
+  const monthly = await h.stripe.prices.create({ product: product.id, unit_amount: 2000, currency: 'usd', recurring: { interval: 'month' } })
+  const pack = await h.stripe.prices.create({ product: product.id, unit_amount: 999, currency: 'usd' })
+  t.equal((await putPlan(h, monthly.id, { credits_per_period: 100 })).statusCode, 200)
+  t.equal((await putPackage(h, pack.id, { credits: 1000 })).statusCode, 200)
+  const catalog = async () => (await h.app.inject({ method: 'GET', url: publicUrl(h.project.id) })).json<PublicBody>()
+
+  t.test('a product renamed at Stripe is renamed in the catalog', async (t) => {
+    await h.stripe.products.update(product.id, { name: 'Pro Plus' })
+    await h.local.idle()
+    const body = await catalog()
+    t.equal(body.plans[0]?.name, 'Pro Plus')
+    t.equal(body.packages[0]?.name, 'Pro Plus')
+    t.ok((await eventStatuses(h.app, h.project.id)).some((e) => e.type === 'product.updated' && e.status === 'processed'))
+  })
+
+  t.test('a price deactivated at Stripe leaves the public catalog, and comes back', async (t) => {
+    await h.stripe.prices.update(monthly.id, { active: false })
+    await h.local.idle()
+    t.same((await catalog()).plans, [])
+    const list = await call(h.app, h.dev, 'GET', `${base(h.project.id)}/plans?test_mode=true`)
+    t.match(list.json<{ data: PlanBody[] }>().data, [{ price_id: monthly.id, active: true, price_active: false }], 'the developer still sees it')
+    await h.stripe.prices.update(monthly.id, { active: true })
+    await h.local.idle()
+    t.equal((await catalog()).plans.length, 1)
+  })
+
+  t.test('a signed price.updated carries new amounts; an older one changes nothing', async (t) => {
+    const now = Math.floor(Date.now() / 1000)
+    const object = (amount: number) => ({ ...monthly, active: true, unit_amount: amount, currency: 'usd', recurring: { ...monthly.recurring, interval: 'year', interval_count: 1, trial_period_days: 14 } })
+    const newer = JSON.stringify(fakeEvent('price.updated', object(2500), { created: now + 5 }))
+    t.equal((await postEvent(h.app, h.project.id, newer, signed(newer, h.secret))).statusCode, 200)
+    t.match((await catalog()).plans[0], { unit_amount: 2500, interval: 'year', trial_period_days: 14 })
+    const older = JSON.stringify(fakeEvent('price.updated', object(1), { created: now - 3600 }))
+    t.equal((await postEvent(h.app, h.project.id, older, signed(older, h.secret))).statusCode, 200)
+    t.match((await catalog()).plans[0], { unit_amount: 2500 }, 'an older event does not override newer data')
+  })
+
+  t.test('a price.updated without the fields it reads is refused', async (t) => {
+    const payload = JSON.stringify(fakeEvent('price.updated', { object: 'price', id: monthly.id }))
+    assertProblem(t, await postEvent(h.app, h.project.id, payload, signed(payload, h.secret)), 400, 'malformed_event_object')
+  })
+
+  t.test('another project\'s catalog is not touched', async (t) => {
+    const other = await webhookHarness(t, { local: h.local })
+    const payload = JSON.stringify(fakeEvent('product.updated', { ...product, name: 'Hijacked' }, { created: Math.floor(Date.now() / 1000) + 60 }))
+    t.equal((await postEvent(other.app, other.project.id, payload, signed(payload, other.secret))).statusCode, 200)
+    t.equal((await catalog()).plans[0]?.name, 'Pro Plus')
   })
 })

@@ -1,4 +1,5 @@
 import type { EffectKinds } from '../../platform/db/effects.ts'
+import { catalogPriceRefreshes, catalogProductRefreshes } from '../../modules/credits/catalog-repository.ts'
 import { customerEndUser, customerLinks } from '../../modules/payments/customer-repository.ts'
 import { subscriptionById, subscriptionEndUserLinks, subscriptionUpserts } from '../../modules/payments/subscription-repository.ts'
 import { transactionMerges, transactionsByKeys } from '../../modules/payments/transaction-repository.ts'
@@ -13,6 +14,6 @@ import { eventRecords, eventStatus } from '../repository.ts'
  */
 export const EFFECT_KINDS: EffectKinds = {
   reads: [eventStatus, transactionsByKeys, subscriptionById, customerEndUser],
-  writes: [eventRecords, customerLinks, transactionMerges, subscriptionUpserts, subscriptionEndUserLinks, statsDeltas],
+  writes: [eventRecords, customerLinks, transactionMerges, subscriptionUpserts, subscriptionEndUserLinks, catalogPriceRefreshes, catalogProductRefreshes, statsDeltas],
   guarded: ['transactions', 'subscriptions'],
 }
