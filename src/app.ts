@@ -12,6 +12,7 @@ import problemPlugin from './platform/http/problem.ts'
 import stripeResolverPlugin from './modules/stripe-accounts/resolver.ts'
 import { installValidators } from './platform/http/validation.ts'
 import type { RateLimitSettings } from './platform/http/rate-limit.ts'
+import catalogRoutes, { publicCatalogRoutes } from './modules/credits/catalog-routes.ts'
 import checkoutRoutes, { CHECKOUT_RATE_LIMIT } from './modules/payments/checkout-routes.ts'
 import meRoutes, { ME_RATE_LIMIT } from './modules/payments/me-routes.ts'
 import operationsRoutes from './modules/operations/routes.ts'
@@ -84,6 +85,8 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
     await api.register(webhookRoutes, { prefix: '/payments/stripe/webhooks' })
     await api.register(webhookAdminRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(projectPaymentsRoutes, { prefix: '/payments/stripe/projects' })
+    await api.register(catalogRoutes, { prefix: '/payments/stripe/projects' })
+    await api.register(publicCatalogRoutes, { prefix: '/public/projects' })
     await api.register(checkoutRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.checkout ?? CHECKOUT_RATE_LIMIT })
     await api.register(meRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })
     await api.register(myCreditRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })

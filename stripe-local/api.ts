@@ -73,7 +73,9 @@ function recurringOf (p: Reader | undefined): Recurring | null {
   if (!p) return null
   const interval = p.oneOf('interval', ['day', 'week', 'month', 'year'] as const)
   if (!interval) throw missingParam(p.name('interval'))
-  return { interval, intervalCount: p.int('interval_count', { min: 1 }) ?? 1 }
+  const trial = p.int('trial_period_days', { min: 1 }) ?? null
+  if (trial !== null && trial > 730) throw invalidParam(p.name('trial_period_days'), 'The maximum number of trial period days is 730 (2 years).')
+  return { interval, intervalCount: p.int('interval_count', { min: 1 }) ?? 1, trialPeriodDays: trial }
 }
 
 // ---- catalog

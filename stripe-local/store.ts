@@ -17,7 +17,8 @@ export interface ProductRec extends Base {
   name: string; description: string | null; active: boolean; metadata: Metadata
   defaultPrice: string | null; updated: number; images: string[]; url: string | null; unitLabel: string | null
 }
-export interface Recurring { interval: 'day' | 'week' | 'month' | 'year'; intervalCount: number }
+/** `trialPeriodDays`: reported on the price only (Stripe applies it to subscriptions created without Checkout, which stripe-local does not). */
+export interface Recurring { interval: 'day' | 'week' | 'month' | 'year'; intervalCount: number; trialPeriodDays?: number | null }
 export interface PriceRec extends Base {
   kind: 'price'
   product: string; unitAmount: number; currency: string; recurring: Recurring | null; active: boolean

@@ -21,3 +21,11 @@ export const InvoiceObject = Type.Object({ object: Type.Literal('invoice'), id, 
 export const PaymentIntentObject = Type.Object({ object: Type.Literal('payment_intent'), id, amount: Type.Integer(), currency: Type.String() })
 
 export const ChargeObject = Type.Object({ object: Type.Literal('charge'), id, amount: Type.Integer(), amount_refunded: Type.Integer(), currency: Type.String() })
+
+export const PriceObject = Type.Object({
+  object: Type.Literal('price'), id, product: expandable, active: Type.Boolean(), currency: Type.String({ minLength: 3, maxLength: 3 }),
+  unit_amount: Type.Union([Type.Integer(), Type.Null()]),
+  recurring: Type.Union([Type.Object({ interval: Type.String({ maxLength: 16 }), interval_count: Type.Integer({ minimum: 1 }) }), Type.Null()]),
+})
+
+export const ProductObject = Type.Object({ object: Type.Literal('product'), id, name: Type.String() })

@@ -14,6 +14,8 @@ import { invoicePaymentFailed } from './events/invoice-payment-failed.ts'
 import { paymentIntentCanceled } from './events/payment-intent-canceled.ts'
 import { paymentIntentPaymentFailed } from './events/payment-intent-payment-failed.ts'
 import { paymentIntentSucceeded } from './events/payment-intent-succeeded.ts'
+import { priceUpdated } from './events/price-updated.ts'
+import { productUpdated } from './events/product-updated.ts'
 
 /**
  * Event type → what the platform does with it. The handled list, the managed endpoint's
@@ -34,6 +36,8 @@ const EVENTS = {
   'payment_intent.payment_failed': paymentIntentPaymentFailed,
   'payment_intent.canceled': paymentIntentCanceled,
   'charge.refunded': chargeRefunded,
+  'price.updated': priceUpdated,
+  'product.updated': productUpdated,
 } satisfies { [K in EventType]?: EventDefinition<K, unknown> }
 
 export type HandledEventType = keyof typeof EVENTS

@@ -37,7 +37,7 @@ export const renderPrice = (p: PriceRec): JsonObject => ({
   nickname: p.nickname,
   product: p.product,
   recurring: p.recurring
-    ? { interval: p.recurring.interval, interval_count: p.recurring.intervalCount, meter: null, trial_period_days: null, usage_type: 'licensed' }
+    ? { interval: p.recurring.interval, interval_count: p.recurring.intervalCount, meter: null, trial_period_days: p.recurring.trialPeriodDays ?? null, usage_type: 'licensed' }
     : null,
   tax_behavior: 'unspecified',
   tiers_mode: null,
@@ -68,7 +68,7 @@ export function renderPlan (p: PriceRec): JsonObject {
     product: p.product,
     tiers_mode: null,
     transform_usage: null,
-    trial_period_days: null,
+    trial_period_days: p.recurring?.trialPeriodDays ?? null,
     usage_type: 'licensed',
   }
 }

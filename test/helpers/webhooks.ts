@@ -146,7 +146,8 @@ export async function eventStatuses (app: FastifyInstance, projectId: string): P
 /**
  * One account's full lifecycle, recorded once from the local Stripe server: a subscription checkout,
  * a renewal, a failed renewal and its recovery, a one-time payment with a declined first attempt and a
- * partial refund, a canceled payment intent, an expired checkout, and the subscription's cancellation.
+ * partial refund, a canceled payment intent, an expired checkout, a renamed product and a deactivated
+ * price, and the subscription's cancellation.
  */
 export async function recordLifecycle (t: Test, h: Harness): Promise<string[]> {
   const hook = await receiver(t)
@@ -179,6 +180,9 @@ export async function recordLifecycle (t: Test, h: Harness): Promise<string[]> {
     mode: 'payment', line_items: [{ price: pack.id, quantity: 1 }], success_url: 'https://app.example/ok', cancel_url: 'https://app.example/no',
   })
   await h.stripe.checkout.sessions.expire(abandoned.id)
+  // The catalog's refreshes: a renamed product and a deactivated price.
+  await h.stripe.products.update(String(price.product), { name: 'Pro plan (renamed)' })
+  await h.stripe.prices.update(pack.id, { active: false })
   await h.stripe.subscriptions.cancel(subId)
   await h.local.idle()
   return hook.received.map((r) => r.body)

@@ -281,6 +281,18 @@ export const statsSubscriptions = pgTable('stats_subscriptions', {
 export const CREDIT_BUCKETS = ['monthly', 'purchased', 'bonus'] as const
 export const LEDGER_KINDS = ['grant', 'consume', 'reserve', 'release', 'expire', 'reset', 'clawback', 'debt', 'adjustment', 'referral_bonus'] as const
 
+/**
+ * What a catalog entry knows of Stripe besides its amounts (migration 0011): whether the price is still
+ * active there (`active` is ours: retired by the developer), and the Stripe time (unix seconds: an
+ * event's `created`, or when a PUT read the price) the price's and the product's facts are from, so
+ * an older price.updated or product.updated never overwrites newer facts.
+ */
+const stripeFacts = () => ({
+  priceActive: boolean('price_active').notNull().default(true),
+  priceSyncedAt: bigint('price_synced_at', { mode: 'number' }).notNull().default(0),
+  productSyncedAt: bigint('product_synced_at', { mode: 'number' }).notNull().default(0),
+})
+
 /** A recurring price whose paid invoices grant credits each period. */
 export const creditPlans = pgTable('credit_plans', {
   projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
@@ -298,6 +310,7 @@ export const creditPlans = pgTable('credit_plans', {
   intervalCount: integer('interval_count').notNull().default(1),
   trialPeriodDays: integer('trial_period_days'),
   productName: varchar('product_name', { length: 255 }),
+  ...stripeFacts(),
   active: boolean('active').notNull().default(true),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
@@ -319,6 +332,7 @@ export const creditPackages = pgTable('credit_packages', {
   unitAmount: money('unit_amount'),
   currency: varchar('currency', { length: 3 }).notNull(),
   productName: varchar('product_name', { length: 255 }),
+  ...stripeFacts(),
   active: boolean('active').notNull().default(true),
   createdAt: createdAt(),
   updatedAt: updatedAt(),

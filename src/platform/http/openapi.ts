@@ -26,6 +26,7 @@ export default fp(async (app) => {
         { name: 'projects', description: 'Projects and their end-user secrets' },
         { name: 'stripe-config', description: 'Per-project, per-mode Stripe configuration' },
         { name: 'payments', description: 'Aggregated views across the developer\'s projects' },
+        { name: 'credits-catalog', description: 'Which Stripe prices grant credits (plans, packages, the top-up), and the public catalog' },
         { name: 'end-user', description: 'An end user\'s checkout, subscription, payments and billing portal' },
         { name: 'webhooks', description: 'Stripe webhooks: the verified entry, recorded events, replay and managed endpoints' },
         { name: 'credits', description: 'The developer\'s backend spends and reads its end users\' credits (API key or developer token)' },
