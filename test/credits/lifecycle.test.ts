@@ -1,0 +1,104 @@
+import t, { type Test } from 'tap'
+import { sql } from 'drizzle-orm'
+import { queryRows } from '../../src/platform/db/client.ts'
+import { balanceOf, createApiKey, creditsCall, ledgerOf, walletConsistency } from '../helpers/credits.ts'
+import { connectWebhooks, endUserCall, localAction, openShop, startCheckout, subscribe, type Shop } from '../helpers/end-user.ts'
+
+// End to end: the catalog through its routes, purchases and subscriptions through our checkout and the
+// local Stripe server, its signed webhooks delivered to the app over HTTP, credits read and spent by API key.
+
+async function creditShop (t: Test): Promise<Shop & { key: string }> {
+  const shop = await openShop(t, { listen: true })
+  await connectWebhooks(shop)
+  return { ...shop, key: (await createApiKey(shop)).key }
+}
+
+async function put (shop: Shop, path: string, payload: Record<string, unknown>): Promise<void> {
+  const res = await shop.app.inject({ method: 'PUT', url: `/api/v1/payments/stripe/projects/${shop.project.id}/${path}?test_mode=true`, headers: shop.dev.headers, payload })
+  if (res.statusCode !== 200) throw new Error(`PUT ${path}: ${res.statusCode} ${res.body}`)
+}
+
+async function buy (shop: Shop, user: string, body: Record<string, unknown>): Promise<string> {
+  const res = await startCheckout(shop, user, body)
+  if (res.statusCode !== 201) throw new Error(`checkout: ${res.statusCode} ${res.body}`)
+  const sessionId = res.json<{ session_id: string }>().session_id
+  await localAction(shop.local, `/checkout/sessions/${sessionId}/complete`)
+  await shop.local.idle()
+  const session = await shop.stripe.checkout.sessions.retrieve(sessionId)
+  return session.payment_intent as string
+}
+
+t.test('a package: bought once (two events name it), spent, half refunded after most was spent: clawback, then debt paid by the next purchase', async (t) => {
+  const shop = await creditShop(t)
+  await put(shop, `packages/${shop.oneTime.id}`, { credits: 1000, expires_in_days: 180 })
+  const pi = await buy(shop, 'ann', { price_id: shop.oneTime.id, quantity: 2 })
+
+  const types = await queryRows<{ type: string }>(shop.app.db, sql`select type from webhook_events where project_id = ${shop.project.id} and status = 'processed'`)
+  t.ok(types.some((e) => e.type === 'checkout.session.completed') && types.some((e) => e.type === 'payment_intent.succeeded'), 'both events that name the purchase arrived')
+  let b = await balanceOf(shop, shop.key, 'ann')
+  t.equal(b.purchased, 2000, 'credits × quantity, granted once')
+  t.equal(b.expiring.length, 1, 'the lot expires')
+  t.ok(Math.abs(new Date(b.expiring[0]?.expires_at ?? 0).getTime() - Date.now() - 180 * 86_400_000) < 3_600_000, 'in 180 days')
+  const mine = (await endUserCall(shop, 'ann', 'GET', 'my-credits')).json<{ purchased: number }>()
+  t.equal(mine.purchased, 2000, 'the end user sees the same balance')
+
+  t.equal((await creditsCall(shop, shop.key, 'POST', '/consume', { end_user_id: 'ann', amount: 1500 })).statusCode, 200)
+  await shop.stripe.refunds.create({ payment_intent: pi, amount: 1099 })
+  await shop.local.idle()
+  b = await balanceOf(shop, shop.key, 'ann')
+  // Half the money back takes half the credits (1000): 500 were left, 500 were spent and become debt.
+  t.match(b, { purchased: 0, debt: 500, available: 0 })
+  assertNoCredits(t, await creditsCall(shop, shop.key, 'POST', '/consume', { end_user_id: 'ann', amount: 1 }))
+
+  await buy(shop, 'ann', { price_id: shop.oneTime.id, quantity: 1 })
+  b = await balanceOf(shop, shop.key, 'ann')
+  t.match(b, { purchased: 500, debt: 0, available: 500 }, 'the next grant paid the debt first')
+  const kinds = (await ledgerOf(shop, shop.key, 'ann')).map((e) => [e.kind, e.amount])
+  t.same(kinds, [['grant', 2000], ['consume', -1500], ['clawback', -500], ['debt', 500], ['grant', 1000], ['debt', -500]])
+  t.same(await walletConsistency(shop, shop.project.id), [])
+})
+
+function assertNoCredits (t: Test, res: { statusCode: number, json: <T>() => T }): void {
+  t.equal(res.statusCode, 402)
+  t.equal(res.json<{ code: string }>().code, 'insufficient_credits')
+}
+
+t.test('a top-up: the amount within the bounds buys amount × credits_per_unit; out of bounds is refused before Stripe', async (t) => {
+  const shop = await creditShop(t)
+  await put(shop, 'top-up', { currency: 'usd', credits_per_unit: 1, min_amount: 500, max_amount: 50000 })
+  const low = await startCheckout(shop, 'bo', { top_up_amount: 499 })
+  t.equal(low.statusCode, 400)
+  t.equal(low.json<{ code: string }>().code, 'top_up_out_of_bounds')
+  await buy(shop, 'bo', { top_up_amount: 1000 })
+  t.equal((await balanceOf(shop, shop.key, 'bo')).purchased, 1000)
+  const [tx] = (await endUserCall(shop, 'bo', 'GET', 'my-payments')).json<{ data: Array<{ amount: number, status: string }> }>().data
+  t.match(tx, { amount: 1000, status: 'succeeded' }, 'the payment is recorded at the amount asked')
+})
+
+t.test('a plan: the paid invoice grants the period, a renewal resets it, a cancellation expires it; trial credits once', async (t) => {
+  const shop = await creditShop(t)
+  await put(shop, `plans/${shop.monthly.id}`, { credits_per_period: 100, trial_credits: 10 })
+  const sub = await subscribe(shop, 'cy')
+  await shop.local.idle()
+  let b = await balanceOf(shop, shop.key, 'cy')
+  t.equal(b.monthly, 100, 'the first paid invoice')
+  t.ok(b.next_reset_at, 'next reset at the period end')
+  t.equal((await creditsCall(shop, shop.key, 'POST', '/consume', { end_user_id: 'cy', amount: 30 })).statusCode, 200)
+
+  await localAction(shop.local, `/subscriptions/${sub.id}/renew`)
+  await shop.local.idle()
+  b = await balanceOf(shop, shop.key, 'cy')
+  t.equal(b.monthly, 100, 'the new period: the 70 left were reset, 100 granted')
+  const entries = (await ledgerOf(shop, shop.key, 'cy')).map((e) => [e.kind, e.amount])
+  t.same(entries, [['grant', 100], ['consume', -30], ['reset', -70], ['grant', 100]])
+
+  await shop.stripe.subscriptions.cancel(sub.id)
+  await shop.local.idle()
+  t.equal((await balanceOf(shop, shop.key, 'cy')).monthly, 0, 'monthly credits end with the subscription')
+
+  await subscribe(shop, 'dee', { trial_period_days: 7 })
+  await shop.local.idle()
+  b = await balanceOf(shop, shop.key, 'dee')
+  t.equal(b.monthly, 10, 'trial credits, granted once across created and updated events')
+  t.same(await walletConsistency(shop, shop.project.id), [])
+})
