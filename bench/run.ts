@@ -2,6 +2,7 @@ import { execSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
 import { checkoutOverhead } from './checkout-overhead.ts'
 import { clientResolution } from './client-resolution.ts'
+import { creditsBench } from './credits.ts'
 import { dashboardReads } from './dashboard-reads.ts'
 import { pgliteIngest } from './pglite-ingest.ts'
 import { webhookIngest } from './webhook-ingest.ts'
@@ -14,3 +15,4 @@ await pgliteIngest()
 await dashboardReads()
 await clientResolution()
 await checkoutOverhead()
+await creditsBench()

@@ -1,0 +1,87 @@
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createSigner } from 'fast-jwt'
+import postgres from 'postgres'
+import { scratchDatabase, serviceInstance } from '../test/reliability/helpers/harness.ts'
+import { percentile, runLoad, type RawRequest } from './load.ts'
+
+/**
+ * Credits consumption: POST /credits/consume with a project API key over HTTP to the real service
+ * (a separate process, as deployed) on PostgreSQL, spread over BENCH_WALLETS wallets and all on one
+ * wallet, closed loop; then the same at fewer connections (about half the peak rate) for its p99;
+ * then pgbench running the service's own consume statement on the same database, and the ratio.
+ */
+const WALLETS = Number(process.env.BENCH_WALLETS ?? 10_000)
+const REQUESTS = Number(process.env.BENCH_CONSUMES ?? 20_000)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
+const POOL = Number(process.env.BENCH_POOL ?? 8)
+const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 10)
+
+export async function creditsBench (): Promise<string[]> {
+  if (!process.env.SERVICE_ENTRY) {
+    const build = spawnSync('npm', ['run', '-s', 'build'], { encoding: 'utf8', timeout: 120_000 })
+    if (build.status !== 0) throw new Error(`npm run build failed: ${build.stdout}${build.stderr}`)
+    process.env.SERVICE_ENTRY = 'dist/server.js'
+  }
+  const lines: string[] = []
+  const say = (line: string) => { console.log(line); lines.push(line) }
+  const db = await scratchDatabase('bench_credits')
+  const jwt = randomBytes(32).toString('base64url')
+  const instance = await serviceInstance('credits', {
+    NODE_ENV: 'production', DATABASE_URL: db.url, DATABASE_POOL_SIZE: String(POOL), ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`, JWT_SECRET: jwt, LOG_LEVEL: 'warn',
+  })
+  const sql = postgres(db.url, { max: 2, onnotice: () => {} })
+  try {
+    const developer = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256' })({ sub: 'dev_bench', role: 'developer' })}`, 'content-type': 'application/json' }
+    const project = await (await fetch(`${instance.url}/api/v1/projects`, { method: 'POST', headers: developer, body: JSON.stringify({ name: 'credits bench' }) })).json() as { id: string }
+    const { key } = await (await fetch(`${instance.url}/api/v1/projects/${project.id}/api-keys`, { method: 'POST', headers: developer, body: JSON.stringify({ mode: 'test', name: 'bench' }) })).json() as { key: string }
+    // Every wallet holds far more than the run spends, in one lot each (the common case: one package or period).
+    await sql`select credits_grant(${project.id}::uuid, 'test', 'u' || g, 'purchased', 'grant', 1000000000, 'seed:' || g, null, null, null, false, null, 'bench') from generate_series(0, ${WALLETS}) g`
+    await sql`analyze`
+    say(`credits consume (${process.env.SERVICE_ENTRY}, PostgreSQL, pool ${POOL}): ${REQUESTS} requests per run, API key, distinct Idempotency-Keys`)
+
+    let n = 0
+    const requests = (count: number, wallet: () => string): RawRequest[] => Array.from({ length: count }, () => ({
+      method: 'POST', path: '/api/v1/credits/consume',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'idempotency-key': `b-${++n}` },
+      body: JSON.stringify({ end_user_id: wallet(), amount: 1 }),
+    }))
+    const spreadWallet = () => `u${1 + Math.floor(Math.random() * WALLETS)}`
+    await runLoad(instance.url, requests(2000, spreadWallet), CONNECTIONS)
+    const run = async (label: string, list: RawRequest[], connections: number) => {
+      const r = await runLoad(instance.url, list, connections)
+      const rps = r.sent / (r.elapsedMs / 1000)
+      const non200 = r.sent - (r.statuses.get(200) ?? 0)
+      say(`  ${label.padEnd(40)} ${rps.toFixed(0).padStart(6)} consumes/s  p50 ${percentile(r.latencies, 50).toFixed(1)} ms  p99 ${percentile(r.latencies, 99).toFixed(1)} ms  non-200 ${non200}  errors ${r.errors}`)
+      return rps
+    }
+    const spread = await run(`spread over ${WALLETS} wallets, ${CONNECTIONS} conn`, requests(REQUESTS, spreadWallet), CONNECTIONS)
+    const hot = await run(`one wallet, ${CONNECTIONS} conn`, requests(REQUESTS, () => 'u0'), CONNECTIONS)
+    await run('spread, 4 connections (below the peak)', requests(Math.floor(REQUESTS / 2), spreadWallet), 4)
+    await run('one wallet, 4 connections (below the peak)', requests(Math.floor(REQUESTS / 2), () => 'u0'), 4)
+
+    const dir = mkdtempSync(join(tmpdir(), 'pgbench-credits-'))
+    const script = join(dir, 'consume.sql')
+    // The statement the route sends (credits_consume), prepared, with a distinct key per call.
+    writeFileSync(script, `\\set w random(1, ${WALLETS})
+\\set k random(1, 2000000000)
+select credits_consume(:p::uuid, 'test'::text, ('u' || :w)::text, 1::bigint, ('pgb-' || :client_id || '-' || :k)::text, 'f'::text, null::text, null::jsonb) as r;
+`)
+    const out = spawnSync('pgbench', ['-n', '-c', '16', '-j', '2', '-T', String(PGBENCH_SECONDS), '-M', 'prepared', '-f', script, '-D', `p=${project.id}`, db.url], { encoding: 'utf8', timeout: (PGBENCH_SECONDS + 30) * 1000 })
+    const tps = Number(/tps = ([\d.]+)/.exec(`${out.stdout}${out.stderr}`)?.[1] ?? 0)
+    if (tps === 0) say(`  pgbench failed: ${`${out.stdout}${out.stderr}`.slice(-400)}`)
+    say(`  pgbench, the same statement, spread, 16 clients: ${tps.toFixed(0)} consumes/s; service spread / pgbench = ${(spread / tps).toFixed(2)}; one wallet ${hot.toFixed(0)}/s`)
+    const [ledger] = await sql<Array<{ n: number }>>`select count(*)::int as n from credit_ledger`
+    say(`  ledger entries written: ${ledger?.n ?? 0}`)
+  } finally {
+    await sql.end()
+    await instance.kill('SIGTERM')
+    await db.drop()
+  }
+  return lines
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await creditsBench()
