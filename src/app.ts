@@ -25,6 +25,7 @@ import webhookAdminRoutes from './webhooks/admin-routes.ts'
 import apiKeyRoutes from './modules/api-keys/routes.ts'
 import creditRoutes from './modules/credits/routes.ts'
 import myCreditRoutes from './modules/credits/me-routes.ts'
+import creditsSweepPlugin from './modules/credits/sweep-plugin.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { config: Config }
@@ -76,6 +77,7 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
   await app.register(authPlugin)
   await app.register(stripeResolverPlugin)
   await app.register(openapiPlugin)
+  await app.register(creditsSweepPlugin)
 
   await app.register(operationsRoutes)
   await app.register(async (api) => {

@@ -73,6 +73,15 @@ t.test('a top-up: the amount within the bounds buys amount × credits_per_unit; 
   t.equal((await balanceOf(shop, shop.key, 'bo')).purchased, 1000)
   const [tx] = (await endUserCall(shop, 'bo', 'GET', 'my-payments')).json<{ data: Array<{ amount: number, status: string }> }>().data
   t.match(tx, { amount: 1000, status: 'succeeded' }, 'the payment is recorded at the amount asked')
+
+  // A retired package sells no more credits: its checkout is refused, what was granted stays.
+  await put(shop, `packages/${shop.oneTime.id}`, { credits: 10 })
+  const retired = await shop.app.inject({ method: 'DELETE', url: `/api/v1/payments/stripe/projects/${shop.project.id}/packages/${shop.oneTime.id}?test_mode=true`, headers: shop.dev.headers })
+  t.equal(retired.statusCode, 200, retired.body)
+  const refused = await startCheckout(shop, 'bo', { price_id: shop.oneTime.id })
+  t.equal(refused.statusCode, 409)
+  t.equal(refused.json<{ code: string }>().code, 'package_retired')
+  t.equal((await balanceOf(shop, shop.key, 'bo')).purchased, 1000)
 })
 
 t.test('a plan: the paid invoice grants the period, a renewal resets it, a cancellation expires it; trial credits once', async (t) => {

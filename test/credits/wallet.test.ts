@@ -71,6 +71,14 @@ t.test('expiry: a lot past its expiry is closed by one expire entry before a spe
   assertProblem(t, await creditsCall(shop, key, 'POST', '/consume', { end_user_id: 'u3', amount: 6 }), 402, 'insufficient_credits')
   const ledger = await ledgerOf(shop, key, 'u3')
   t.same(ledger.map((e) => [e.kind, e.amount]), [['grant', 50], ['grant', 5], ['expire', -50]], 'expired once, before the spend was judged')
+
+  // A wallet nobody touches is closed by the sweep (what every instance runs each minute).
+  const { sweep } = await import('../../src/modules/credits/repository.ts')
+  await shop.app.db.execute(sql`select credits_grant(${p}::uuid, 'test', 'u3b', 'bonus', 'grant', 7, 'referral:short', now() + interval '1 second', null, null, false, null, 'short')`)
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  t.ok(await sweep(shop.app.db, 100) >= 1, 'the sweep settled a wallet')
+  t.same((await ledgerOf(shop, key, 'u3b')).map((e) => [e.kind, e.amount]), [['grant', 7], ['expire', -7]])
+  t.equal(await sweep(shop.app.db, 100), 0, 'and nothing is left for the next one')
   t.same(await walletConsistency(shop, p), [])
 })
 

@@ -80,11 +80,11 @@ export async function sweep (db: Executor, limit: number): Promise<number> {
   return Number(row?.n ?? 0)
 }
 
-/** What a purchase of this one-time price grants, if it is an active package of the project and mode. */
-export async function packageForPurchase (db: Executor, w: Wallet, priceId: string): Promise<{ credits: number, expiresInDays: number | null } | null> {
-  const [row] = await runRows<{ credits: number | string, expires_in_days: number | null }>(db, q`select credits, expires_in_days from credit_packages
-    where project_id = ${w.projectId}::uuid and mode = ${w.mode}::text and price_id = ${priceId}::text and active`)
-  return row ? { credits: Number(row.credits), expiresInDays: row.expires_in_days } : null
+/** What a purchase of this one-time price grants, if it is a package of the project and mode (retired: active false). */
+export async function packageForPurchase (db: Executor, w: Wallet, priceId: string): Promise<{ credits: number, expiresInDays: number | null, active: boolean } | null> {
+  const [row] = await runRows<{ credits: number | string, expires_in_days: number | null, active: boolean }>(db, q`select credits, expires_in_days, active from credit_packages
+    where project_id = ${w.projectId}::uuid and mode = ${w.mode}::text and price_id = ${priceId}::text`)
+  return row ? { credits: Number(row.credits), expiresInDays: row.expires_in_days, active: row.active } : null
 }
 
 export interface TopUpTerms { currency: string, creditsPerUnit: number, minAmount: number, maxAmount: number, expiresInDays: number | null }

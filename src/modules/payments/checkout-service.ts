@@ -172,6 +172,7 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
 
       const transactionId = transactionIdFor(ref, clientKey)
       const pkg = checkoutMode === 'payment' ? await packageForPurchase(db, ref, price.id) : null
+      if (pkg && !pkg.active) throw conflict('package_retired', `The credits package ${price.id} is retired: it sells no more credits`, { price_id: price.id })
       const metadata = {
         project_id: ref.projectId, end_user_id: ref.endUserId, mode: ref.mode,
         ...(checkoutMode === 'payment' ? { transaction_id: transactionId } : {}),
