@@ -28,6 +28,3 @@ export const conflict = (code: string, detail: string, extra: Record<string, unk
 
 export const unauthorized = (detail = 'A valid bearer token is required'): AppError =>
   new AppError(401, 'unauthorized', 'Unauthorized', detail)
-
-export const badGateway = (code: string, detail: string, extra: Record<string, unknown> = {}): AppError =>
-  new AppError(502, code, 'Bad gateway', detail, extra)
