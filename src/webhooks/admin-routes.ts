@@ -5,6 +5,7 @@ import type { Mode } from '../platform/stripe/client.ts'
 import { findOwnedProject } from '../modules/projects/repository.ts'
 import { findEvent, listEvents, type WebhookEventRow } from './repository.ts'
 import { ModeQuery, ProjectParams, modeOf, problems } from '../platform/http/schemas.ts'
+import { pageOf, splitPage } from '../platform/http/pagination.ts'
 import { EventList, EventListQuery, EventParams, ManagedEndpoint, ReplayResult } from './schemas.ts'
 import { createWebhookEndpointService } from '../modules/stripe-accounts/webhook-endpoints.ts'
 import { processEvent, WebhookProcessingError } from './pipeline/process.ts'
@@ -71,9 +72,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const { limit, starting_after: startingAfter, status, type } = req.query
     const mode: Mode = modeOf(req.query)
     const rows = await listEvents(app.db, req.params.project_id, mode, { status, type }, limit + 1, startingAfter)
-    const page = rows.slice(0, limit)
-    const hasMore = rows.length > limit
-    return { data: page.map(eventView), has_more: hasMore, next_cursor: hasMore ? page.at(-1)?.id ?? null : null }
+    const { rows: page, hasMore } = splitPage(rows, limit)
+    return pageOf(page, hasMore, eventView)
   })
 
   app.post('/:project_id/events/:event_id/replay', {

@@ -1,6 +1,7 @@
 import type { Executor } from '../../platform/db/client.ts'
 import { subscriptionView, transactionView } from './views.ts'
 import { notFound } from '../../platform/http/errors.ts'
+import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
 import { findOwnedProject } from '../projects/repository.ts'
 
@@ -38,14 +39,9 @@ async function page<Row extends { id: string, projectId: string }, View> (
     developerId: req.developerId, mode: req.mode, projectId: req.projectId, status: req.status, customer: req.customer, createdGte: req.createdGte, createdLte: req.createdLte,
   }
   const rows = await list(db, filters, req.limit + 1, req.startingAfter)
-  const data = rows.slice(0, req.limit)
+  const { rows: data, hasMore } = splitPage(rows, req.limit)
   const names = await projectNames(db, req.developerId, data.map((r) => r.projectId))
-  const hasMore = rows.length > req.limit
-  return {
-    data: data.map((r) => ({ ...view(r), project_name: names.get(r.projectId) ?? '' })),
-    has_more: hasMore,
-    next_cursor: hasMore ? (data.at(-1)?.id ?? null) : null,
-  }
+  return pageOf(data, hasMore, (r) => ({ ...view(r), project_name: names.get(r.projectId) ?? '' }))
 }
 
 export const listTransactionsPage = (db: Executor, req: ListRequest) => page(db, req, listDeveloperTransactions, transactionView)

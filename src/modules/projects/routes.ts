@@ -4,6 +4,7 @@ import { notFound } from '../../platform/http/errors.ts'
 import { projectView } from '../stripe-accounts/views.ts'
 import { findOwnedProject, listOwnedProjects } from './repository.ts'
 import { ProjectParams, problems } from '../../platform/http/schemas.ts'
+import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { CreateProjectBody, Project, ProjectList, ProjectListQuery, ProjectWithSecret } from './schemas.ts'
 import { createProjectsService } from './service.ts'
 
@@ -23,9 +24,8 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['projects'], operationId: 'listProjects', security, querystring: ProjectListQuery, response: { 200: ProjectList, ...problems(400, 401) } },
   }, async (req) => {
     const rows = await listOwnedProjects(app.db, developerOf(req).id, req.query.limit + 1, req.query.starting_after)
-    const page = rows.slice(0, req.query.limit)
-    const hasMore = rows.length > req.query.limit
-    return { data: page.map(projectView), has_more: hasMore, next_cursor: hasMore ? (page.at(-1)?.id ?? null) : null }
+    const { rows: page, hasMore } = splitPage(rows, req.query.limit)
+    return pageOf(page, hasMore, projectView)
   })
 
   app.get('/projects/:project_id', {
