@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { developerOf } from '../modules/auth/plugin.ts'
 import { AppError, notFound } from '../platform/http/errors.ts'
 import type { Mode } from '../platform/stripe/client.ts'
-import { findOwnedProject } from '../modules/projects/repository.ts'
+import { ownedProject } from '../modules/projects/service.ts'
 import { findEvent, listEvents, type WebhookEventRow } from './repository.ts'
 import { ModeQuery, ProjectParams, modeOf, problems } from '../platform/http/schemas.ts'
 import { pageOf, splitPage } from '../platform/http/pagination.ts'
@@ -47,11 +47,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticateDeveloper)
   const security = [{ developer: [] }]
 
-  async function owned (developerId: string, projectId: string) {
-    const project = await findOwnedProject(app.db, developerId, projectId)
-    if (!project) throw notFound('project')
-    return project
-  }
 
   app.post('/:project_id/webhook-endpoint', {
     schema: {
@@ -68,7 +63,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: ProjectParams, querystring: EventListQuery, response: { 200: EventList, ...problems(400, 401, 404) },
     },
   }, async (req) => {
-    await owned(developerOf(req).id, req.params.project_id)
+    await ownedProject(app.db, developerOf(req).id, req.params.project_id)
     const { limit, starting_after: startingAfter, status, type } = req.query
     const mode: Mode = modeOf(req.query)
     const rows = await listEvents(app.db, req.params.project_id, mode, { status, type }, limit + 1, startingAfter)
@@ -83,7 +78,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: EventParams, querystring: ModeQuery, response: { 200: ReplayResult, ...problems(400, 401, 404, 500, 502, 504) },
     },
   }, async (req) => {
-    const project = await owned(developerOf(req).id, req.params.project_id)
+    const project = await ownedProject(app.db, developerOf(req).id, req.params.project_id)
     const mode = modeOf(req.query)
     const row = await findEvent(app.db, project.id, mode, req.params.event_id)
     const event = row ? storedEvent(row.payload) : null

@@ -1,9 +1,8 @@
 import type { Executor } from '../../platform/db/client.ts'
 import { subscriptionView, transactionView } from './views.ts'
-import { notFound } from '../../platform/http/errors.ts'
 import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 
 export interface ListRequest extends ListFilters {
   limit: number
@@ -34,7 +33,7 @@ async function page<Row extends { id: string, projectId: string }, View> (
   view: (row: Row) => View,
 ) {
   // Another developer's project is 404, as everywhere; a filter never widens to someone else's rows.
-  if (req.projectId && !(await findOwnedProject(db, req.developerId, req.projectId))) throw notFound('project')
+  if (req.projectId) await ownedProject(db, req.developerId, req.projectId)
   const filters: ListFilters = {
     developerId: req.developerId, mode: req.mode, projectId: req.projectId, status: req.status, customer: req.customer, createdGte: req.createdGte, createdLte: req.createdLte,
   }

@@ -1,12 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { developerOf } from '../auth/plugin.ts'
-import { notFound } from '../../platform/http/errors.ts'
 import { projectView } from '../stripe-accounts/views.ts'
-import { findOwnedProject, listOwnedProjects } from './repository.ts'
+import { listOwnedProjects } from './repository.ts'
 import { ProjectParams, problems } from '../../platform/http/schemas.ts'
 import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { CreateProjectBody, Project, ProjectList, ProjectListQuery, ProjectWithSecret } from './schemas.ts'
-import { createProjectsService } from './service.ts'
+import { createProjectsService, ownedProject } from './service.ts'
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const service = createProjectsService({ db: app.db, config: app.config, changes: app.changes })
@@ -31,9 +30,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/projects/:project_id', {
     schema: { tags: ['projects'], operationId: 'getProject', security, params: ProjectParams, response: { 200: Project, ...problems(400, 401, 404) } },
   }, async (req) => {
-    const project = await findOwnedProject(app.db, developerOf(req).id, req.params.project_id)
-    if (!project) throw notFound('project')
-    return projectView(project)
+    return projectView(await ownedProject(app.db, developerOf(req).id, req.params.project_id))
   })
 
   app.post('/projects/:project_id/end-user-secret/rotate', {

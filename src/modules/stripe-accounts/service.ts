@@ -6,7 +6,7 @@ import { createStripeClient, modeOfKey, type Mode } from '../../platform/stripe/
 import { fromStripeError, isStripeError } from '../../platform/stripe/errors.ts'
 import type { ChangeFeed } from '../../platform/db/changes.ts'
 import type { StripeResolver } from './resolver.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { findConfig, updateConfig, upsertConfig, type StripeConfigRow } from './repository.ts'
 
 export interface StripeConfigDeps {
@@ -49,11 +49,6 @@ async function accountOfKey (secretKey: string, apiBase: string | undefined): Pr
 }
 
 export function createStripeConfigService ({ db, config, changes, resolver }: StripeConfigDeps) {
-  async function ownedOrThrow (developerId: string, projectId: string) {
-    const project = await findOwnedProject(db, developerId, projectId)
-    if (!project) throw notFound('project')
-    return project
-  }
 
   async function writeAndNotify (projectId: string, mode: Mode, write: (tx: Tx) => Promise<StripeConfigRow | undefined>) {
     return changes.commit(db, async (tx) => {
@@ -65,12 +60,12 @@ export function createStripeConfigService ({ db, config, changes, resolver }: St
 
   return {
     async get (developerId: string, projectId: string, mode: Mode) {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       return findConfig(db, projectId, mode)
     },
 
     async put (developerId: string, projectId: string, mode: Mode, input: PutConfigInput): Promise<StripeConfigRow> {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       for (const [field, key] of [['secret_key', input.secret_key], ['publishable_key', input.publishable_key]] as const) {
         const keyMode = modeOfKey(key)
         if (keyMode !== mode) {
@@ -103,12 +98,12 @@ export function createStripeConfigService ({ db, config, changes, resolver }: St
 
     /** Deactivates: no new checkouts or portal sessions, but webhooks of this mode still verify and record. */
     async deactivate (developerId: string, projectId: string, mode: Mode): Promise<StripeConfigRow> {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       return writeAndNotify(projectId, mode, (tx) => updateConfig(tx, projectId, mode, { active: false }))
     },
 
     async validate (developerId: string, projectId: string, mode: Mode, confirmAccountChange: boolean): Promise<ValidationOutcome> {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       const resolved = await resolver.resolve(projectId, mode)
       if (!resolved) throw new AppError(409, 'stripe_not_configured', 'Conflict', `The project has no ${mode} Stripe configuration`)
       let account: { id: string }
