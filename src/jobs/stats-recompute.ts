@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../platform/db/client.ts'
 import { queryRows } from '../platform/db/client.ts'
 import { CURRENT_FIELDS, DAILY_FIELDS } from '../modules/stats/repository.ts'
+import { utcDay } from '../platform/time.ts'
 
 /**
  * Recomputes every stats row from the subscriptions and transactions (the same contributions as
@@ -121,7 +122,7 @@ export async function recomputeStats (db: Db, options: { check?: boolean, projec
   const developerScope = options.projectId ? sql`developer_id in (select developer_id from projects where id = ${options.projectId}::uuid)` : sql`true`
   const dailyKey = (r: Row) => `${String(r.developer_id)}|${String(r.project_id)}|${String(r.mode)}|${String(r.day)}|${String(r.currency)}`
   const currentKey = (r: Row) => `${String(r.developer_id)}|${String(r.project_id)}|${String(r.mode)}|${String(r.currency)}`
-  const read = async (q: SQL) => (await queryRows<Row>(db, q)).map((r) => ({ ...r, day: r.day instanceof Date ? r.day.toISOString().slice(0, 10) : r.day }))
+  const read = async (q: SQL) => (await queryRows<Row>(db, q)).map((r) => ({ ...r, day: r.day instanceof Date ? utcDay(r.day) : r.day }))
 
   const [sDaily, eDaily, sCurrent, eCurrent] = [await read(storedDaily(scope)), await read(expectedDaily(scope)), await read(storedCurrent(scope)), await read(expectedCurrent(scope))]
   const rollupDrift = [

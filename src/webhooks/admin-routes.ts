@@ -10,6 +10,7 @@ import { EventList, EventListQuery, EventParams, ManagedEndpoint, ReplayResult }
 import { createWebhookEndpointService } from '../modules/stripe-accounts/webhook-endpoints.ts'
 import { processEvent, WebhookProcessingError } from './pipeline/process.ts'
 import type Stripe from 'stripe'
+import { unixToIso } from '../platform/time.ts'
 
 type EventStatus = 'processed' | 'ignored' | 'failed'
 const statusOf = (s: string): EventStatus => (s === 'processed' || s === 'ignored' ? s : 'failed')
@@ -21,7 +22,7 @@ function eventView (e: Omit<WebhookEventRow, 'payload'>) {
     status: statusOf(e.status),
     attempts: e.attempts,
     error: e.error,
-    created: new Date(Number(e.eventCreated) * 1000).toISOString(),
+    created: unixToIso(Number(e.eventCreated)),
     received_at: e.receivedAt.toISOString(),
     processed_at: e.processedAt ? e.processedAt.toISOString() : null,
   }

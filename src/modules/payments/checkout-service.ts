@@ -8,6 +8,7 @@ import { attachStripeCustomer, claimCustomer, findCustomer } from './customer-re
 import { BLOCKING_STATUSES, findSubscriptionIn, insertPendingTransaction } from './end-user-repository.ts'
 import type { CheckoutBody, CheckoutMode } from './schemas.ts'
 import { callStripe, idempotencyKey, stripeFor } from '../stripe-accounts/access.ts'
+import { unixToIso } from '../../platform/time.ts'
 
 export interface CheckoutDeps {
   db: Db
@@ -141,7 +142,7 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
           throw err
         }
       }
-      return { session_id: session.id, url: session.url, mode: checkoutMode, expires_at: new Date(session.expires_at * 1000).toISOString() }
+      return { session_id: session.id, url: session.url, mode: checkoutMode, expires_at: unixToIso(session.expires_at) }
     },
 
     async portal (ref: EndUserRef, returnUrl: string): Promise<{ url: string }> {

@@ -5,6 +5,7 @@ import type { StripeResolver } from '../stripe-accounts/resolver.ts'
 import { findProjectTransaction } from './list-repository.ts'
 import { ownedProject } from '../projects/service.ts'
 import { callStripe, idempotencyKey, stripeFor } from '../stripe-accounts/access.ts'
+import { unixToIso } from '../../platform/time.ts'
 
 export interface RefundsDeps { db: Db, resolver: StripeResolver }
 
@@ -66,7 +67,7 @@ export function createRefundService ({ db, resolver }: RefundsDeps) {
         currency: refund.currency,
         transaction_id: tx.id,
         mode,
-        created_at: new Date(refund.created * 1000).toISOString(),
+        created_at: unixToIso(refund.created),
         applied: false as const,
         message: REFUND_PENDING_MESSAGE,
       }

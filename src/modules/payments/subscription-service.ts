@@ -16,7 +16,8 @@ import { STATS_SHARDS } from '../stats/repository.ts'
 import { subscriptionEffect } from './effects.ts'
 import type { UpdateSubscriptionBody } from './schemas.ts'
 import { retrievePrice, type EndUserRef } from './checkout-service.ts'
-import { callStripe, stripeFor, unixNow } from '../stripe-accounts/access.ts'
+import { callStripe, stripeFor } from '../stripe-accounts/access.ts'
+import { unixNow } from '../../platform/time.ts'
 
 export interface SubscriptionDeps {
   db: Db

@@ -1,6 +1,5 @@
 import type { SubscriptionRow, TransactionRow } from './end-user-repository.ts'
-
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
+import { isoOrNull } from '../../platform/time.ts'
 
 /** A subscription as an end user (and the dashboard) may see it: named fields, never the row wholesale. */
 export function subscriptionView (s: SubscriptionRow) {
@@ -19,11 +18,11 @@ export function subscriptionView (s: SubscriptionRow) {
     currency: s.currency,
     interval: s.interval,
     interval_count: s.intervalCount,
-    current_period_start: iso(s.currentPeriodStart),
-    current_period_end: iso(s.currentPeriodEnd),
-    trial_end: iso(s.trialEnd),
+    current_period_start: isoOrNull(s.currentPeriodStart),
+    current_period_end: isoOrNull(s.currentPeriodEnd),
+    trial_end: isoOrNull(s.trialEnd),
     cancel_at_period_end: s.cancelAtPeriodEnd,
-    canceled_at: iso(s.canceledAt),
+    canceled_at: isoOrNull(s.canceledAt),
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
   }
@@ -46,7 +45,7 @@ export function transactionView (t: TransactionRow) {
     stripe_invoice_id: t.stripeInvoiceId,
     stripe_charge_id: t.stripeChargeId,
     created_at: t.createdAt.toISOString(),
-    succeeded_at: iso(t.succeededAt),
-    refunded_at: iso(t.refundedAt),
+    succeeded_at: isoOrNull(t.succeededAt),
+    refunded_at: isoOrNull(t.refundedAt),
   }
 }

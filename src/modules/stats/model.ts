@@ -3,6 +3,7 @@
  * `after - before` for every row they change, and `stats:recompute` sums the same contributions
  * over all rows (in SQL, with the same integer formulas), so the two agree to the cent.
  */
+import { utcDay } from '../../platform/time.ts'
 
 export const SUBSCRIPTION_BUCKETS = ['active', 'trialing', 'past_due', 'canceled', 'incomplete', 'unpaid', 'paused'] as const
 export type SubscriptionBucket = typeof SUBSCRIPTION_BUCKETS[number]
@@ -54,8 +55,6 @@ export interface TransactionState {
   failedAt: Date | null
   refundedAt: Date | null
 }
-
-export const utcDay = (d: Date): string => d.toISOString().slice(0, 10)
 
 /** Month factor as an exact fraction: MRR = round(amount × quantity × num / den), half up. */
 export function monthFraction (interval: string | null, intervalCount: number | null): { num: number, den: number } | null {

@@ -1,8 +1,7 @@
 import type { StripeConfigRow } from './repository.ts'
 import type { Project } from '../projects/repository.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
-
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null)
+import { isoOrNull } from '../../platform/time.ts'
 
 export const webhookUrl = (publicBaseUrl: string, projectId: string, mode: Mode): string =>
   `${publicBaseUrl}/api/v1/payments/stripe/webhooks/${projectId}/${mode}`
@@ -25,8 +24,8 @@ export function stripeConfigView (publicBaseUrl: string, projectId: string, mode
     webhook_url: webhookUrl(publicBaseUrl, projectId, mode),
     stripe_account_id: row?.stripeAccountId ?? null,
     livemode: row?.livemode ?? null,
-    validated_at: iso(row?.validatedAt),
-    updated_at: iso(row?.updatedAt),
+    validated_at: isoOrNull(row?.validatedAt),
+    updated_at: isoOrNull(row?.updatedAt),
     version: row?.version ?? 0,
   }
 }

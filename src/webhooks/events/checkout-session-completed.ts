@@ -5,6 +5,7 @@ import { customerLinkEffect, paymentEffect, subscriptionEndUserEffect } from '..
 import { endUserFromMetadata, validEndUserId } from '../../modules/payments/end-user-model.ts'
 import type { EventDefinition } from '../event.ts'
 import { CheckoutSessionObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 /** The end user our checkout named: metadata end_user_id, or client_reference_id on a session tagged with this project. */
 export function endUserOfSession (scope: EffectScope, session: Stripe.Checkout.Session): string | null {
@@ -38,7 +39,7 @@ export const checkoutSessionCompleted: EventDefinition<'checkout.session.complet
       endUserId,
       customerId,
       status: paid ? 'succeeded' : 'pending',
-      ...(paid ? { succeededAt: new Date(event.created * 1000) } : {}),
+      ...(paid ? { succeededAt: unixToDate(event.created) } : {}),
       createIfMissing: true,
     }))
     return effects

@@ -4,6 +4,7 @@ import { paymentEffect } from '../../modules/payments/effects.ts'
 import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { EventDefinition, EventOf } from '../event.ts'
 import { InvoiceObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 export type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed'
 
@@ -38,7 +39,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
       const invoice = event.data.object
       // A zero invoice (a trial's first) moves no money: nothing to count.
       if (!invoice.id || invoice.total === 0) return []
-      const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
+      const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? unixToDate(event.created)
       return [paymentEffect(scope, {
         source: 'invoice',
         keys: { invoiceId: invoice.id, paymentIntentId: prefetched?.paymentIntentId ?? paymentIntentOfInvoice(invoice) },
@@ -51,7 +52,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
         subscriptionId: subscriptionOfInvoice(invoice),
         ...(outcome === 'succeeded'
           ? { status: 'succeeded' as const, succeededAt: paidAt }
-          : { status: 'failed' as const, failedAt: new Date(event.created * 1000) }),
+          : { status: 'failed' as const, failedAt: unixToDate(event.created) }),
         createIfMissing: true,
       })]
     },

@@ -4,6 +4,7 @@ import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { BaseStatus } from '../../modules/payments/transaction-model.ts'
 import type { EventDefinition, EventOf } from '../event.ts'
 import { PaymentIntentObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled'
 
@@ -17,7 +18,7 @@ export function paymentIntentEvent<T extends PaymentIntentEventType> (status: Ba
     effects (scope, delivered) {
       const event = delivered as EventOf<PaymentIntentEventType>
       const pi = event.data.object
-      const at = new Date(event.created * 1000)
+      const at = unixToDate(event.created)
       return [paymentEffect(scope, {
         source: 'payment_intent',
         keys: { paymentIntentId: pi.id, chargeId: status === 'succeeded' ? idOf(pi.latest_charge) : null },
