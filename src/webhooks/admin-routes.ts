@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { developerOf } from '../modules/auth/plugin.ts'
-import { AppError, notFound } from '../platform/http/errors.ts'
+import { internalError, notFound } from '../platform/http/errors.ts'
 import type { Mode } from '../platform/stripe/client.ts'
 import { ownedProject } from '../modules/projects/service.ts'
 import { findEvent, listEvents, type WebhookEventRow } from './repository.ts'
@@ -8,6 +8,7 @@ import { ModeQuery, ProjectParams, modeOf, problems } from '../platform/http/sch
 import { pageOf, splitPage } from '../platform/http/pagination.ts'
 import { EventList, EventListQuery, EventParams, ManagedEndpoint, ReplayResult } from './schemas.ts'
 import { createWebhookEndpointService } from '../modules/stripe-accounts/webhook-endpoints.ts'
+import { notConfigured } from '../modules/stripe-accounts/access.ts'
 import { processEvent, WebhookProcessingError } from './pipeline/process.ts'
 import type Stripe from 'stripe'
 import { unixToIso } from '../platform/time.ts'
@@ -92,7 +93,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         payload: row.payload,
         stripe: async () => {
           const resolved = await app.stripeResolver.resolve(project.id, mode)
-          if (!resolved) throw new AppError(409, 'stripe_not_configured', 'Conflict', `The project has no ${mode} Stripe configuration`)
+          if (!resolved) throw notConfigured(mode)
           return resolved.stripe
         },
         force: true,
@@ -103,7 +104,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       if (err instanceof WebhookProcessingError) {
         req.log.error({ err: err.cause, event_id: event.id }, 'replay failed')
-        throw new AppError(500, 'webhook_processing_failed', 'Internal server error', 'The event could not be processed; see its error in the event list')
+        throw internalError('webhook_processing_failed', 'The event could not be processed; see its error in the event list')
       }
       throw err
     }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AppError, badRequest, notFound } from '../platform/http/errors.ts'
+import { badRequest, internalError, notFound } from '../platform/http/errors.ts'
 import type { Mode } from '../platform/stripe/client.ts'
 import { Problem } from '../platform/http/schemas.ts'
 import { isUuid } from '../platform/uuid.ts'
@@ -74,7 +74,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       if (err instanceof WebhookProcessingError) {
         req.log.error({ err: err.cause, event_id: event.id, type: event.type }, 'webhook processing failed')
-        throw new AppError(500, 'webhook_processing_failed', 'Internal server error', 'The event could not be processed; it has been recorded as failed and will be processed when Stripe retries')
+        throw internalError('webhook_processing_failed', 'The event could not be processed; it has been recorded as failed and will be processed when Stripe retries')
       }
       throw err
     }

@@ -1,11 +1,12 @@
 import type { Config } from '../../config.ts'
 import type { Db, Tx } from '../../platform/db/client.ts'
 import { associatedData, keyHint, seal } from '../../platform/crypto.ts'
-import { AppError, badRequest, conflict, notFound } from '../../platform/http/errors.ts'
+import { badRequest, conflict, notFound } from '../../platform/http/errors.ts'
 import { createStripeClient, modeOfKey, type Mode } from '../../platform/stripe/client.ts'
-import { fromStripeError, isStripeError } from '../../platform/stripe/errors.ts'
+import { fromStripeError, rejectedKeyReason } from '../../platform/stripe/errors.ts'
 import type { ChangeFeed } from '../../platform/db/changes.ts'
 import type { StripeResolver } from './resolver.ts'
+import { notConfigured } from './access.ts'
 import { ownedProject } from '../projects/service.ts'
 import { findConfig, updateConfig, upsertConfig, type StripeConfigRow } from './repository.ts'
 
@@ -41,9 +42,8 @@ async function accountOfKey (secretKey: string, apiBase: string | undefined): Pr
     ])
     return { accountId: account.id, livemode: balance?.livemode ?? null, reason: null }
   } catch (err) {
-    if (isStripeError(err) && (err.type === 'StripeAuthenticationError' || err.type === 'StripePermissionError')) {
-      return { accountId: null, livemode: null, reason: err.code ?? (err.type === 'StripeAuthenticationError' ? 'invalid_api_key' : 'permission_denied') }
-    }
+    const reason = rejectedKeyReason(err)
+    if (reason !== null) return { accountId: null, livemode: null, reason }
     throw fromStripeError(err)
   }
 }
@@ -105,16 +105,15 @@ export function createStripeConfigService ({ db, config, changes, resolver }: St
     async validate (developerId: string, projectId: string, mode: Mode, confirmAccountChange: boolean): Promise<ValidationOutcome> {
       await ownedProject(db, developerId, projectId)
       const resolved = await resolver.resolve(projectId, mode)
-      if (!resolved) throw new AppError(409, 'stripe_not_configured', 'Conflict', `The project has no ${mode} Stripe configuration`)
+      if (!resolved) throw notConfigured(mode)
       let account: { id: string }
       let livemode: boolean | null = null
       try {
         account = await resolved.stripe.accounts.retrieveCurrent()
         livemode = await resolved.stripe.balance.retrieve().then((b) => b.livemode, () => null)
       } catch (err) {
-        if (isStripeError(err) && (err.type === 'StripeAuthenticationError' || err.type === 'StripePermissionError')) {
-          return { valid: false, stripe_account_id: null, livemode: null, reason: err.code ?? (err.type === 'StripeAuthenticationError' ? 'invalid_api_key' : 'permission_denied'), validated_at: null }
-        }
+        const reason = rejectedKeyReason(err)
+        if (reason !== null) return { valid: false, stripe_account_id: null, livemode: null, reason, validated_at: null }
         throw fromStripeError(err)
       }
       livemode ??= mode === 'live'

@@ -28,3 +28,7 @@ export const conflict = (code: string, detail: string, extra: Record<string, unk
 
 export const unauthorized = (detail = 'A valid bearer token is required'): AppError =>
   new AppError(401, 'unauthorized', 'Unauthorized', detail)
+
+/** A failure the caller cannot fix, logged where it is caught; `detail` says what happens next, never why. */
+export const internalError = (code: string, detail: string): AppError =>
+  new AppError(500, code, 'Internal server error', detail)
