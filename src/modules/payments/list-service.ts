@@ -1,6 +1,7 @@
 import type { Executor } from '../../platform/db/client.ts'
 import { subscriptionView, transactionView } from './views.ts'
 import { pageOf, splitPage } from '../../platform/http/pagination.ts'
+import { modeOf } from '../../platform/http/schemas.ts'
 import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
 import { ownedProject } from '../projects/service.ts'
 
@@ -16,7 +17,7 @@ export function listRequestOf (developerId: string, q: {
 }, projectId?: string): ListRequest {
   return {
     developerId,
-    mode: q.test_mode ? 'test' : 'live',
+    mode: modeOf(q),
     projectId: projectId ?? q.project_id,
     status: q.status,
     customer: q.customer,
