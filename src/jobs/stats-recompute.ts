@@ -6,7 +6,7 @@ import { utcDay } from '../platform/time.ts'
 
 /**
  * Recomputes every stats row from the subscriptions and transactions (the same contributions as
- * services/stats-contributions.ts, as SQL), compares with the stored rows summed over shards, and
+ * modules/stats/model.ts, as SQL), compares with the stored rows summed over shards, and
  * unless `check`, rewrites the stored rows (shard 0) so they equal the recomputed ones. The month
  * rollups (stats_monthly, stats_developer_monthly) are compared with stats_daily, which they are
  * maintained from, day by day; a rewrite rebuilds them from the rewritten rows.
@@ -136,7 +136,7 @@ export async function recomputeStats (db: Db, options: { check?: boolean, projec
   ]
   if (options.check || drift.length === 0) return { drift, rewritten: false, dailyRows: eDaily.length, currentRows: eCurrent.length }
 
-  // Replace in one transaction; rows lock in the same order as the handlers' upserts. The lock keeps
+  // Replace in one transaction; rows lock in the same order as the pipeline's stats writes (statsDeltas, modules/stats/repository.ts). The lock keeps
   // every writer out, so the rollup trigger can rest while stats_daily is rewritten, and the month
   // rows are then rebuilt from it in one pass (rather than subtracted and added row by row).
   const developers = options.projectId

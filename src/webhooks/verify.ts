@@ -51,7 +51,7 @@ export function parseSignatureHeader (header: string): { timestamp: number, sign
   return { timestamp: timestamp as number, signatures }
 }
 
-/** A Stripe event that passed verification: the fields every handler relies on are present. */
+/** A Stripe event that passed verification: the fields every event definition (events/) relies on are present. */
 export type VerifiedEvent = Stripe.Event
 
 /** The verified event and the body's text (decoded once: it is also what gets stored). */

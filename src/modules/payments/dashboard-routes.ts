@@ -9,7 +9,7 @@ import { listRequestOf, listSubscriptionsPage, listTransactionsPage } from './li
 import { readDashboardStats, statsCaches, statsJson } from '../stats/service.ts'
 
 /**
- * The developer dashboard across all of the caller's projects (registered inside routes/payments,
+ * The developer dashboard across all of the caller's projects (registered inside developer-routes.ts,
  * which authenticates the developer). Lists are keyset pages, newest first; stats read the
  * incrementally maintained stats rows only.
  */

@@ -1,5 +1,5 @@
 /**
- * Typed errors, shaped once into problem+json (RFC 9457) by the error handler in plugins/problem.ts.
+ * Typed errors, shaped once into problem+json (RFC 9457) by the error handler in http/problem.ts.
  * `detail` is shown to the caller: it must never carry a secret.
  */
 export class AppError extends Error {
