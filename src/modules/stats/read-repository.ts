@@ -169,8 +169,8 @@ export interface HeldTotals {
  * A month row changes only by an update, which gives it a new xmin, so a row whose xmin is the one
  * held is the same row: the read names the rows it holds and the database sends the days only of
  * the others (in practice the current month). A two-year read then moves a few rows, not ~75 rows
- * of 186 numbers. Bounded (least recently read scopes go first; 10,000 rows are about 16 MB); per
- * instance, in memory.
+ * of 186 numbers. Bounded (least recently read scopes go first; memory per row in bench/RESULTS.md);
+ * per instance, in memory.
  */
 export class MonthCache {
   /** Rows by scope; a scope weighs its number of rows. */

@@ -73,7 +73,7 @@ function mrrOf (rows: CurrentAggregate[]): Mrr[] {
 const STRIDE = DAY_FIELDS.length
 const TWO_DIGITS = Array.from({ length: 32 }, (_, i) => String(i).padStart(2, '0'))
 
-/** `count` consecutive UTC dates from `from`, YYYY-MM-DD (toISOString per day costs five times more). */
+/** `count` consecutive UTC dates from `from`, YYYY-MM-DD, built by hand: toISOString per day is slower (bench/RESULTS.md). */
 function datesFrom (from: string, count: number): string[] {
   const dates = new Array<string>(count)
   const at = new Date(`${from}T00:00:00Z`)
