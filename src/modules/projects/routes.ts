@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { developerOf } from '../auth/plugin.ts'
 import { projectView } from '../stripe-accounts/views.ts'
-import { listOwnedProjects } from './repository.ts'
+import { listOwnedProjects, type Project as ProjectRecord } from './repository.ts'
 import { ProjectParams, problems } from '../../platform/http/schemas.ts'
 import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { CreateProjectBody, Project, ProjectList, ProjectListQuery, ProjectWithSecret } from './schemas.ts'
 import { createProjectsService, ownedProject } from './service.ts'
+
+/** A project with its end-user secret: shown once, when created or rotated. */
+const withSecretView = ({ project, endUserSecret }: { project: ProjectRecord, endUserSecret: string }) =>
+  ({ id: project.id, name: project.name, created_at: project.createdAt.toISOString(), end_user_secret: endUserSecret })
 
 const routes: FastifyPluginAsyncTypebox = async (app) => {
   const service = createProjectsService({ db: app.db, config: app.config, changes: app.changes })
@@ -15,8 +19,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/projects', {
     schema: { tags: ['projects'], operationId: 'createProject', security, body: CreateProjectBody, response: { 201: ProjectWithSecret, ...problems(400, 401) } },
   }, async (req, reply) => {
-    const { project, endUserSecret } = await service.create(developerOf(req).id, req.body.name)
-    return reply.code(201).send({ id: project.id, name: project.name, created_at: project.createdAt.toISOString(), end_user_secret: endUserSecret })
+    return reply.code(201).send(withSecretView(await service.create(developerOf(req).id, req.body.name)))
   })
 
   app.get('/projects', {
@@ -36,8 +39,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/projects/:project_id/end-user-secret/rotate', {
     schema: { tags: ['projects'], operationId: 'rotateEndUserSecret', security, params: ProjectParams, response: { 200: ProjectWithSecret, ...problems(400, 401, 404) } },
   }, async (req) => {
-    const { project, endUserSecret } = await service.rotateEndUserSecret(developerOf(req).id, req.params.project_id)
-    return { id: project.id, name: project.name, created_at: project.createdAt.toISOString(), end_user_secret: endUserSecret }
+    return withSecretView(await service.rotateEndUserSecret(developerOf(req).id, req.params.project_id))
   })
 }
 export default routes
