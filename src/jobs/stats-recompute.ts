@@ -136,9 +136,10 @@ export async function recomputeStats (db: Db, options: { check?: boolean, projec
   ]
   if (options.check || drift.length === 0) return { drift, rewritten: false, dailyRows: eDaily.length, currentRows: eCurrent.length }
 
-  // Replace in one transaction; rows lock in the same order as the pipeline's stats writes (statsDeltas, modules/stats/repository.ts). The lock keeps
-  // every writer out, so the rollup trigger can rest while stats_daily is rewritten, and the month
-  // rows are then rebuilt from it in one pass (rather than subtracted and added row by row).
+  // Replace in one transaction; rows lock in the same order as the pipeline's stats writes (statsDeltas
+  // in modules/stats/repository.ts). The lock keeps every writer out, so the rollup trigger can rest
+  // while stats_daily is rewritten, and the month rows are then rebuilt from it in one pass (rather
+  // than subtracted and added row by row).
   const developers = options.projectId
     ? (await queryRows<{ developer_id: string }>(db, sql`select developer_id from projects where id = ${options.projectId}::uuid`)).map((r) => r.developer_id)
     : [null]

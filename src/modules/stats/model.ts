@@ -1,7 +1,8 @@
 /**
  * What one subscription or transaction row contributes to the aggregated stats. The payments plans
- * (modules/payments/subscription-model.ts, transaction-model.ts) apply `after - before` for every row they change, and `stats:recompute` sums the same contributions
- * over all rows (in SQL, with the same integer formulas), so the two agree to the cent.
+ * (modules/payments/subscription-model.ts, transaction-model.ts) apply `after - before` for every
+ * row they change, and `stats:recompute` sums the same contributions over all rows (in SQL, with the
+ * same integer formulas), so the two agree to the cent.
  */
 import { utcDay } from '../../platform/time.ts'
 
