@@ -1,6 +1,6 @@
 // Dashboard reads at scale: GET /payments/stats and the list endpoints after seeding 1 k, 100 k and
-// 1 M transactions (10 M with BENCH_READ_SIZES=1000,100000,1000000,10000000: about ten minutes of seeding;
-// BENCH_READ_REUSE=1 measures again on databases an earlier run left).
+// 1 M transactions (10 M with BENCH_READ_SIZES=1000,100000,1000000,10000000, whose seeding takes minutes, see
+// bench/RESULTS.md; BENCH_READ_REUSE=1 measures again on databases an earlier run left).
 // Target: p50 at the largest size within 1.2x of p50 at 1 k.
 import autocannon from 'autocannon'
 import postgres from 'postgres'
@@ -114,9 +114,9 @@ const ROUTES = [
 
 /**
  * Latency: one request at a time, the sizes taking turns request by request, so that the machine's
- * drift over minutes (up to 15 % here) weighs on every size alike and the ratios compare like with
+ * drift over minutes (bench/RESULTS.md) weighs on every size alike and the ratios compare like with
  * like; timed to the microsecond (autocannon's histogram counts whole milliseconds, too coarse for
- * ratios of 2-8 ms, and under load p50 is mostly queueing). Throughput: autocannon, size by size.
+ * ratios of these latencies, and under load p50 is mostly queueing). Throughput: autocannon, size by size.
  */
 async function measureRoute (served: Served[], route: string): Promise<Row[]> {
   const times = served.map(() => [] as number[])

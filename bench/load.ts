@@ -4,9 +4,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net'
  * A closed-loop HTTP/1.1 load generator, like autocannon's: `connections` keep-alive connections,
  * each sending its next request when the previous response is complete. Requests are prepared as raw
  * bytes up front and responses are parsed only as far as the status line and Content-Length, so the
- * generator spends a few microseconds of CPU per request. On a 2-core machine the generator shares
- * the cores with the service and the database; autocannon's own per-request work used about as much
- * CPU as the service it measured.
+ * generator's own CPU per request stays small. On a 2-core machine the generator shares the cores
+ * with the service and the database, so its cost counts; autocannon's per-request work was far
+ * heavier (figures in bench/RESULTS.md).
  */
 export interface RawRequest { method: 'POST' | 'GET', path: string, headers: Record<string, string>, body?: string }
 

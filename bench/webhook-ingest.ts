@@ -26,7 +26,7 @@ const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 10)
 const SPREAD = Number(process.env.BENCH_PROJECTS ?? 1000)
 /** Service instances on the one database; the generator spreads its connections over them. */
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2)
-/** Events per statement in the batched pgbench run (the service's batches hold about this many at this load). */
+/** Events per statement in the batched pgbench run (about what the service's batches hold at this load: bench/RESULTS.md). */
 const PGBENCH_BATCH = Number(process.env.BENCH_PGBENCH_BATCH ?? 16)
 const MIX: Array<[string, number]> = [['invoice.paid', 40], ['customer.subscription.updated', 25], ['payment_intent.succeeded', 25], ['invoice.payment_failed', 10]]
 const ID = /\b(evt|in|sub|pi|ch|cus|cs|py|il|si)_[A-Za-z0-9]{8,}\b/g

@@ -2,10 +2,11 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../platform/db/client.ts'
 import { queryRows } from '../platform/db/client.ts'
 import { CURRENT_FIELDS, DAILY_FIELDS } from '../modules/stats/repository.ts'
+import { utcDay } from '../platform/time.ts'
 
 /**
  * Recomputes every stats row from the subscriptions and transactions (the same contributions as
- * services/stats-contributions.ts, as SQL), compares with the stored rows summed over shards, and
+ * modules/stats/model.ts, as SQL), compares with the stored rows summed over shards, and
  * unless `check`, rewrites the stored rows (shard 0) so they equal the recomputed ones. The month
  * rollups (stats_monthly, stats_developer_monthly) are compared with stats_daily, which they are
  * maintained from, day by day; a rewrite rebuilds them from the rewritten rows.
@@ -121,7 +122,7 @@ export async function recomputeStats (db: Db, options: { check?: boolean, projec
   const developerScope = options.projectId ? sql`developer_id in (select developer_id from projects where id = ${options.projectId}::uuid)` : sql`true`
   const dailyKey = (r: Row) => `${String(r.developer_id)}|${String(r.project_id)}|${String(r.mode)}|${String(r.day)}|${String(r.currency)}`
   const currentKey = (r: Row) => `${String(r.developer_id)}|${String(r.project_id)}|${String(r.mode)}|${String(r.currency)}`
-  const read = async (q: SQL) => (await queryRows<Row>(db, q)).map((r) => ({ ...r, day: r.day instanceof Date ? r.day.toISOString().slice(0, 10) : r.day }))
+  const read = async (q: SQL) => (await queryRows<Row>(db, q)).map((r) => ({ ...r, day: r.day instanceof Date ? utcDay(r.day) : r.day }))
 
   const [sDaily, eDaily, sCurrent, eCurrent] = [await read(storedDaily(scope)), await read(expectedDaily(scope)), await read(storedCurrent(scope)), await read(expectedCurrent(scope))]
   const rollupDrift = [
@@ -135,9 +136,10 @@ export async function recomputeStats (db: Db, options: { check?: boolean, projec
   ]
   if (options.check || drift.length === 0) return { drift, rewritten: false, dailyRows: eDaily.length, currentRows: eCurrent.length }
 
-  // Replace in one transaction; rows lock in the same order as the handlers' upserts. The lock keeps
-  // every writer out, so the rollup trigger can rest while stats_daily is rewritten, and the month
-  // rows are then rebuilt from it in one pass (rather than subtracted and added row by row).
+  // Replace in one transaction; rows lock in the same order as the pipeline's stats writes (statsDeltas
+  // in modules/stats/repository.ts). The lock keeps every writer out, so the rollup trigger can rest
+  // while stats_daily is rewritten, and the month rows are then rebuilt from it in one pass (rather
+  // than subtracted and added row by row).
   const developers = options.projectId
     ? (await queryRows<{ developer_id: string }>(db, sql`select developer_id from projects where id = ${options.projectId}::uuid`)).map((r) => r.developer_id)
     : [null]

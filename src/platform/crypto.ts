@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 
 /**
  * AES-256-GCM envelope: `v1.<keyId>.<iv>.<ciphertext>.<tag>` (base64url parts).
@@ -50,12 +50,6 @@ export function open (keyring: Keyring, sealed: string, aad: string): string {
   } catch {
     throw new DecryptionError('ciphertext failed authentication')
   }
-}
-
-export function safeEqual (a: string, b: string): boolean {
-  const x = Buffer.from(a)
-  const y = Buffer.from(b)
-  return x.length === y.length && timingSafeEqual(x, y)
 }
 
 /** `sk_test_…4242`: enough to recognise a key, never enough to use it. */

@@ -1,14 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { developerOf } from '../modules/auth/plugin.ts'
-import { AppError, notFound } from '../platform/http/errors.ts'
+import { internalError, notFound } from '../platform/http/errors.ts'
 import type { Mode } from '../platform/stripe/client.ts'
-import { findOwnedProject } from '../modules/projects/repository.ts'
+import { ownedProject } from '../modules/projects/service.ts'
 import { findEvent, listEvents, type WebhookEventRow } from './repository.ts'
 import { ModeQuery, ProjectParams, modeOf, problems } from '../platform/http/schemas.ts'
+import { pageOf, splitPage } from '../platform/http/pagination.ts'
 import { EventList, EventListQuery, EventParams, ManagedEndpoint, ReplayResult } from './schemas.ts'
 import { createWebhookEndpointService } from '../modules/stripe-accounts/webhook-endpoints.ts'
+import { notConfigured } from '../modules/stripe-accounts/access.ts'
 import { processEvent, WebhookProcessingError } from './pipeline/process.ts'
 import type Stripe from 'stripe'
+import { unixToIso } from '../platform/time.ts'
 
 type EventStatus = 'processed' | 'ignored' | 'failed'
 const statusOf = (s: string): EventStatus => (s === 'processed' || s === 'ignored' ? s : 'failed')
@@ -20,7 +23,7 @@ function eventView (e: Omit<WebhookEventRow, 'payload'>) {
     status: statusOf(e.status),
     attempts: e.attempts,
     error: e.error,
-    created: new Date(Number(e.eventCreated) * 1000).toISOString(),
+    created: unixToIso(Number(e.eventCreated)),
     received_at: e.receivedAt.toISOString(),
     processed_at: e.processedAt ? e.processedAt.toISOString() : null,
   }
@@ -46,11 +49,6 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   app.addHook('onRequest', app.authenticateDeveloper)
   const security = [{ developer: [] }]
 
-  async function owned (developerId: string, projectId: string) {
-    const project = await findOwnedProject(app.db, developerId, projectId)
-    if (!project) throw notFound('project')
-    return project
-  }
 
   app.post('/:project_id/webhook-endpoint', {
     schema: {
@@ -67,13 +65,12 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: ProjectParams, querystring: EventListQuery, response: { 200: EventList, ...problems(400, 401, 404) },
     },
   }, async (req) => {
-    await owned(developerOf(req).id, req.params.project_id)
+    await ownedProject(app.db, developerOf(req).id, req.params.project_id)
     const { limit, starting_after: startingAfter, status, type } = req.query
     const mode: Mode = modeOf(req.query)
     const rows = await listEvents(app.db, req.params.project_id, mode, { status, type }, limit + 1, startingAfter)
-    const page = rows.slice(0, limit)
-    const hasMore = rows.length > limit
-    return { data: page.map(eventView), has_more: hasMore, next_cursor: hasMore ? page.at(-1)?.id ?? null : null }
+    const { rows: page, hasMore } = splitPage(rows, limit)
+    return pageOf(page, hasMore, eventView)
   })
 
   app.post('/:project_id/events/:event_id/replay', {
@@ -83,7 +80,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
       params: EventParams, querystring: ModeQuery, response: { 200: ReplayResult, ...problems(400, 401, 404, 500, 502, 504) },
     },
   }, async (req) => {
-    const project = await owned(developerOf(req).id, req.params.project_id)
+    const project = await ownedProject(app.db, developerOf(req).id, req.params.project_id)
     const mode = modeOf(req.query)
     const row = await findEvent(app.db, project.id, mode, req.params.event_id)
     const event = row ? storedEvent(row.payload) : null
@@ -96,7 +93,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
         payload: row.payload,
         stripe: async () => {
           const resolved = await app.stripeResolver.resolve(project.id, mode)
-          if (!resolved) throw new AppError(409, 'stripe_not_configured', 'Conflict', `The project has no ${mode} Stripe configuration`)
+          if (!resolved) throw notConfigured(mode)
           return resolved.stripe
         },
         force: true,
@@ -107,7 +104,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       if (err instanceof WebhookProcessingError) {
         req.log.error({ err: err.cause, event_id: event.id }, 'replay failed')
-        throw new AppError(500, 'webhook_processing_failed', 'Internal server error', 'The event could not be processed; see its error in the event list')
+        throw internalError('webhook_processing_failed', 'The event could not be processed; see its error in the event list')
       }
       throw err
     }

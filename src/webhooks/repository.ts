@@ -18,7 +18,7 @@ export interface EventRecord {
   payload: string
 }
 
-/** An event to record with its effects: processed (its effects are written) or ignored (no handler). */
+/** An event to record with its effects: processed (its effects are written) or ignored (a type registry.ts does not handle). */
 export interface EventRecordWrite {
   event: EventRecord
   status: 'processed' | 'ignored'

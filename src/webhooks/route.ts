@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { AppError, badRequest, notFound } from '../platform/http/errors.ts'
+import { badRequest, internalError, notFound } from '../platform/http/errors.ts'
 import type { Mode } from '../platform/stripe/client.ts'
 import { Problem } from '../platform/http/schemas.ts'
+import { isUuid } from '../platform/uuid.ts'
 import { WebhookParams, WebhookReceived } from './schemas.ts'
 import { STATS_SHARDS } from '../modules/stats/repository.ts'
 import { WebhookBatcher } from './pipeline/batcher.ts'
@@ -12,7 +13,6 @@ export const WEBHOOK_BODY_LIMIT = 1024 * 1024
 /** Events in one batched write at most, and batches in flight per instance (pipeline/batcher.ts). */
 const MAX_BATCH = 100
 const BATCH_CONCURRENCY = 1
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 
 /**
  * `POST /payments/stripe/webhooks/{project_id}/{mode}`: the one entry for every Stripe event.
@@ -41,7 +41,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
   }, async (req) => {
     const { project_id: rawProjectId, mode: rawMode } = req.params
     const projectId = rawProjectId.toLowerCase()
-    if ((rawMode !== 'test' && rawMode !== 'live') || !UUID.test(projectId)) throw notFound('webhook endpoint')
+    if ((rawMode !== 'test' && rawMode !== 'live') || !isUuid(projectId)) throw notFound('webhook endpoint')
     const mode: Mode = rawMode
     const resolved = await app.stripeResolver.resolve(projectId, mode)
     if (!resolved) throw notFound('webhook endpoint')
@@ -74,7 +74,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     } catch (err) {
       if (err instanceof WebhookProcessingError) {
         req.log.error({ err: err.cause, event_id: event.id, type: event.type }, 'webhook processing failed')
-        throw new AppError(500, 'webhook_processing_failed', 'Internal server error', 'The event could not be processed; it has been recorded as failed and will be processed when Stripe retries')
+        throw internalError('webhook_processing_failed', 'The event could not be processed; it has been recorded as failed and will be processed when Stripe retries')
       }
       throw err
     }

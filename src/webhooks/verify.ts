@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto'
 import type Stripe from 'stripe'
 import type { Mode } from '../platform/stripe/client.ts'
 import { eventObjectProblem } from './registry.ts'
+import { unixNow } from '../platform/time.ts'
 
 /** Stripe's default: a signed timestamp older than this is a replay. */
 export const WEBHOOK_TOLERANCE_SECONDS = 300
@@ -50,7 +51,7 @@ export function parseSignatureHeader (header: string): { timestamp: number, sign
   return { timestamp: timestamp as number, signatures }
 }
 
-/** A Stripe event that passed verification: the fields every handler relies on are present. */
+/** A Stripe event that passed verification: the fields every event definition (events/) relies on are present. */
 export type VerifiedEvent = Stripe.Event
 
 /** The verified event and the body's text (decoded once: it is also what gets stored). */
@@ -77,7 +78,7 @@ export function verifyWebhook (input: VerifyInput): Verified {
   }
   if (!matched) fail('signature_mismatch', 'No signatures found matching the expected signature for payload')
 
-  const now = input.now ?? Math.floor(Date.now() / 1000)
+  const now = input.now ?? unixNow()
   const tolerance = input.toleranceSeconds ?? WEBHOOK_TOLERANCE_SECONDS
   if (Math.abs(now - timestamp) > tolerance) fail('timestamp_out_of_tolerance', 'Timestamp outside the tolerance zone')
 

@@ -95,7 +95,7 @@ t.test('an insert still uncommitted when the guarded write starts makes it fail 
   release()
   await concurrent
   const err = await write
-  t.ok(err && isWriteConflict(err), 'a unique violation: the pipeline runs the handler again')
+  t.ok(err && isWriteConflict(err), 'a unique violation: the pipeline reads and plans again')
   t.equal(await countRows(h.app, 'transactions', { projectId: h.project.id }), 1, 'one row, the other writer\'s')
   t.notOk((await eventStatuses(h.app, h.project.id)).some((e) => e.id === 'evt_guard_inflight'), 'the event is not recorded')
 })

@@ -21,7 +21,7 @@ t.test('the same event delivered concurrently is applied once', async (t) => {
   t.match(snap.daily, [{ gross: 1500, succeeded_count: 1 }])
 })
 
-t.test('a handler that throws leaves nothing behind, answers 500 and is failed (not a duplicate) next time', async (t) => {
+t.test('an event whose processing throws leaves nothing behind, answers 500 and is failed (not a duplicate) next time', async (t) => {
   const h = await webhookHarness(t, { endpoint: false })
   // An invoice the project's Stripe account does not have: reading it (for its payment intent) fails.
   const event = fakeEvent('invoice.paid', { id: 'in_not_at_stripe', object: 'invoice', total: 1200, currency: 'usd', customer: 'cus_1' })

@@ -33,7 +33,7 @@ t.test('rejected deliveries are 400 problem+json and store nothing', async (t) =
   const body = JSON.stringify(event)
   const live = JSON.stringify({ ...event, livemode: true })
   const now = Math.floor(Date.now() / 1000)
-  // Signed by the project's secret, but not what the handler reads: refused before anything is recorded.
+  // Signed by the project's secret, but not what the event definition reads: refused before anything is recorded.
   const noItems = JSON.stringify(fakeEvent('customer.subscription.updated', { id: 'sub_broken', object: 'subscription', status: 'active', customer: 'cus_1', created: now }))
   const notInvoice = JSON.stringify(fakeEvent('invoice.paid', { id: 'apply', object: 'prototype', amount: 5, currency: 'usd' }))
   const noAmount = JSON.stringify(fakeEvent('payment_intent.succeeded', { id: 'pi_no_amount', object: 'payment_intent', currency: 'usd' }))

@@ -4,6 +4,7 @@ import { ProjectParams, problems } from '../../platform/http/schemas.ts'
 import { ApiKeyList, ApiKeyParams, CreateApiKeyBody, CreatedApiKey, RevokedApiKey } from './schemas.ts'
 import { createApiKeysService } from './service.ts'
 import { apiKeyView } from './views.ts'
+import { isoOrNull } from '../../platform/time.ts'
 
 /** The developer's backend's keys for a project: created (shown once), listed, revoked. */
 const routes: FastifyPluginAsyncTypebox = async (app) => {
@@ -26,7 +27,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags: ['api keys'], operationId: 'revokeApiKey', security, params: ApiKeyParams, response: { 200: RevokedApiKey, ...problems(400, 401, 404) } },
   }, async (req) => {
     const row = await service.revoke(developerOf(req).id, req.params.project_id, req.params.key_id)
-    return { id: row.id, revoked_at: row.revokedAt?.toISOString() ?? null }
+    return { id: row.id, revoked_at: isoOrNull(row.revokedAt) }
   })
 }
 export default routes

@@ -2,7 +2,7 @@ import type { Db } from '../../platform/db/client.ts'
 import type { ChangeFeed } from '../../platform/db/changes.ts'
 import { notFound } from '../../platform/http/errors.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { hashApiKey, newApiKey, prefixOf } from './model.ts'
 import { insertApiKey, listApiKeys, revokeApiKey } from './repository.ts'
 
@@ -10,7 +10,7 @@ export interface ApiKeysDeps { db: Db, changes: ChangeFeed }
 
 export function createApiKeysService ({ db, changes }: ApiKeysDeps) {
   const owned = async (developerId: string, projectId: string) => {
-    if (!await findOwnedProject(db, developerId, projectId)) throw notFound('project')
+    await ownedProject(db, developerId, projectId)
   }
   return {
     /** A new key, returned once with the row; only its hash is kept. */

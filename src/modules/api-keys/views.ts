@@ -1,4 +1,5 @@
 import type { projectApiKeys } from '../../platform/db/schema.ts'
+import { isoOrNull } from '../../platform/time.ts'
 
 type ApiKeyFields = Pick<typeof projectApiKeys.$inferSelect, 'id' | 'projectId' | 'mode' | 'name' | 'prefix' | 'lastUsedAt' | 'revokedAt' | 'createdAt'>
 
@@ -8,7 +9,7 @@ export const apiKeyView = (k: ApiKeyFields) => ({
   mode: k.mode,
   name: k.name,
   prefix: k.prefix,
-  last_used_at: k.lastUsedAt?.toISOString() ?? null,
-  revoked_at: k.revokedAt?.toISOString() ?? null,
+  last_used_at: isoOrNull(k.lastUsedAt),
+  revoked_at: isoOrNull(k.revokedAt),
   created_at: k.createdAt.toISOString(),
 })

@@ -4,6 +4,7 @@ import type { FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { associatedData, open } from '../../platform/crypto.ts'
 import { unauthorized } from '../../platform/http/errors.ts'
+import { isUuid } from '../../platform/uuid.ts'
 import { findEndUserSecret } from '../projects/repository.ts'
 import { API_KEY, hashApiKey } from '../api-keys/model.ts'
 import { findApiKeyByHash, touchApiKey } from '../api-keys/repository.ts'
@@ -30,7 +31,6 @@ declare module 'fastify' {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const isSubject = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= 128
 
 /** The principal of a request whose onRequest hook authenticated it; absent only on a wiring mistake. */
@@ -87,7 +87,7 @@ export default fp(async (app) => {
     secret: async (_req: FastifyRequest, token: TokenOrHeader) => {
       const payload: unknown = 'payload' in token ? token.payload : undefined
       const projectId = typeof payload === 'object' && payload !== null && 'project_id' in payload ? payload.project_id : undefined
-      if (typeof projectId !== 'string' || !UUID.test(projectId)) throw unauthorized()
+      if (typeof projectId !== 'string' || !isUuid(projectId)) throw unauthorized()
       return endUserSecret(projectId.toLowerCase())
     },
     decode: { complete: true },

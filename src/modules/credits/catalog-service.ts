@@ -4,9 +4,10 @@ import { badRequest, notFound } from '../../platform/http/errors.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { idOf } from '../../platform/stripe/objects.ts'
 import { productName, retrievePrice } from '../payments/checkout-service.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import type { StripeResolver } from '../stripe-accounts/resolver.ts'
-import { stripeFor, unixNow } from '../stripe-accounts/access.ts'
+import { stripeFor } from '../stripe-accounts/access.ts'
+import { unixNow } from '../../platform/time.ts'
 import {
   findTopUp, listPackages, listPlans, listPurchasablePackages, listPurchasablePlans, projectExists, retirePackage, retirePlan, retireTopUp,
   upsertPackage, upsertPlan, upsertTopUp, type PackageRow, type PlanRow, type PriceFacts, type TopUpRow,
@@ -28,7 +29,7 @@ const mismatch = (price: Stripe.Price, detail: string) => badRequest('price_mode
  */
 export function createCatalogService ({ db, resolver }: CatalogDeps) {
   async function ownedOrThrow (ref: CatalogRef): Promise<void> {
-    if (!await findOwnedProject(db, ref.developerId, ref.projectId)) throw notFound('project')
+    await ownedProject(db, ref.developerId, ref.projectId)
   }
 
   /** The price as Stripe has it now, checked to be active with a fixed amount (retrievePrice) and of the wanted type. */

@@ -1,6 +1,7 @@
 import type Stripe from 'stripe'
 import type { CREDIT_BUCKETS, LEDGER_KINDS } from '../../platform/db/schema.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
+import { DAY_MS } from '../../platform/time.ts'
 
 /**
  * What Stripe events mean for credits, as operations the ledger engine (the credits_* functions of
@@ -43,7 +44,6 @@ export function purchaseOf (metadata: Stripe.Metadata | null | undefined): { tra
   return { transactionId, credits, expiresInDays }
 }
 
-const DAY_MS = 86_400_000
 
 /** The metadata a purchase of `credits` carries (checkout and payment intents set it; the grant reads it back). */
 export const purchaseMetadata = (transactionId: string, credits: number, expiresInDays: number | null): Record<string, string> => ({

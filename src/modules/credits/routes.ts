@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { apiKeyOf, developerOf } from '../auth/plugin.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { badRequest, notFound } from '../../platform/http/errors.ts'
 import { problems } from '../../platform/http/schemas.ts'
 import type { Wallet } from './repository.ts'
@@ -32,7 +32,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     const developer = developerOf(req)
     if (!query.project_id) throw badRequest('project_id_required', 'With a developer token, name the project: ?project_id=…&test_mode=')
     const projectId = query.project_id.toLowerCase()
-    if (!await findOwnedProject(app.db, developer.id, projectId)) throw notFound('project')
+    await ownedProject(app.db, developer.id, projectId)
     return { projectId, mode: query.test_mode === false ? 'live' : 'test' }
   }
 

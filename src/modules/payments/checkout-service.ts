@@ -11,6 +11,7 @@ import type { CheckoutBody, CheckoutMode } from './schemas.ts'
 import { callStripe, idempotencyKey, stripeFor } from '../stripe-accounts/access.ts'
 import { purchaseMetadata } from '../credits/model.ts'
 import { packageForPurchase, topUpTerms } from '../credits/repository.ts'
+import { unixToIso } from '../../platform/time.ts'
 
 export interface CheckoutDeps {
   db: Db
@@ -112,7 +113,7 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
 
   const sessionResult = (session: Stripe.Checkout.Session, mode: CheckoutMode): CheckoutResult => {
     if (!session.url) throw new AppError(502, 'stripe_api_error', 'Bad gateway', 'Stripe returned a checkout session without a URL')
-    return { session_id: session.id, url: session.url, mode, expires_at: new Date(session.expires_at * 1000).toISOString() }
+    return { session_id: session.id, url: session.url, mode, expires_at: unixToIso(session.expires_at) }
   }
 
   /**

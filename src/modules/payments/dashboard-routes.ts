@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox, Static } from '@fastify/type-provider-typebox'
 import { developerOf } from '../auth/plugin.ts'
-import { notFound } from '../../platform/http/errors.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { modeOf, problems } from '../../platform/http/schemas.ts'
 import {
   DashboardSubscriptionList, DashboardTransactionList, DeveloperSubscriptionQuery, DeveloperTransactionQuery, StatsQuery, StatsView,
@@ -10,7 +9,7 @@ import { listRequestOf, listSubscriptionsPage, listTransactionsPage } from './li
 import { readDashboardStats, statsCaches, statsJson } from '../stats/service.ts'
 
 /**
- * The developer dashboard across all of the caller's projects (registered inside routes/payments,
+ * The developer dashboard across all of the caller's projects (registered inside developer-routes.ts,
  * which authenticates the developer). Lists are keyset pages, newest first; stats read the
  * incrementally maintained stats rows only.
  */
@@ -41,7 +40,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (req, reply) => {
     const developerId = developerOf(req).id
-    if (req.query.project_id && !(await findOwnedProject(app.db, developerId, req.query.project_id))) throw notFound('project')
+    if (req.query.project_id) await ownedProject(app.db, developerId, req.query.project_id)
     const stats = await readDashboardStats(app.db, { developerId, mode: modeOf(req.query), projectId: req.query.project_id, from: req.query.from, to: req.query.to }, caches)
     // The schema's serializer writes the view; the daily series arrives written (months held, see DailyTextCache).
     // A string with a JSON content type is sent as it is: the cast only tells the type provider so.

@@ -25,7 +25,6 @@ export const ProjectTransactionQuery = Type.Object({ ...listFilters, status: Typ
 export const ProjectSubscriptionQuery = Type.Object({ ...listFilters, status: Type.Optional(SubscriptionStatus) }, { additionalProperties: false })
 export const DeveloperTransactionQuery = Type.Object({ ...listFilters, ...projectFilter, status: Type.Optional(TransactionStatus) }, { additionalProperties: false })
 export const DeveloperSubscriptionQuery = Type.Object({ ...listFilters, ...projectFilter, status: Type.Optional(SubscriptionStatus) }, { additionalProperties: false })
-export type ListQueryIn = Static<typeof DeveloperTransactionQuery> | Static<typeof DeveloperSubscriptionQuery>
 
 const projectName = Type.Object({ project_name: Type.String({ description: 'Name of the project the row belongs to' }) })
 export const DashboardTransaction = Type.Composite([TransactionView, projectName])

@@ -5,6 +5,7 @@ import { projectView, stripeConfigView } from '../stripe-accounts/views.ts'
 import { listOwnedProjects } from '../projects/repository.ts'
 import { findConfigsFor } from '../stripe-accounts/repository.ts'
 import { ListOf, problems } from '../../platform/http/schemas.ts'
+import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { Project, ProjectListQuery } from '../projects/schemas.ts'
 import { StripeConfigView } from '../stripe-accounts/schemas.ts'
 import dashboardRoutes from './dashboard-routes.ts'
@@ -22,16 +23,11 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     },
   }, async (req) => {
     const rows = await listOwnedProjects(app.db, developerOf(req).id, req.query.limit + 1, req.query.starting_after)
-    const page = rows.slice(0, req.query.limit)
+    const { rows: page, hasMore } = splitPage(rows, req.query.limit)
     const configs = await findConfigsFor(app.db, page.map((p) => p.id))
     const view = (projectId: string, mode: 'test' | 'live') =>
       stripeConfigView(app.config.publicBaseUrl, projectId, mode, configs.find((c) => c.projectId === projectId && c.mode === mode))
-    const hasMore = rows.length > req.query.limit
-    return {
-      data: page.map((p) => ({ ...projectView(p), test: view(p.id, 'test'), live: view(p.id, 'live') })),
-      has_more: hasMore,
-      next_cursor: hasMore ? (page.at(-1)?.id ?? null) : null,
-    }
+    return pageOf(page, hasMore, (p) => ({ ...projectView(p), test: view(p.id, 'test'), live: view(p.id, 'live') }))
   })
 
   // /subscriptions, /transactions, /stats (behind the developer hook above).

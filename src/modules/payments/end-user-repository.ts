@@ -63,7 +63,7 @@ export interface PendingTransaction {
   stripeCheckoutSessionId: string
 }
 
-/** A one-time checkout awaiting payment; the webhook handlers complete or expire it. A replayed session inserts nothing. */
+/** A one-time checkout awaiting payment; checkout.session.completed or .expired (webhooks/events/) completes or expires it. A replayed session inserts nothing. */
 export async function insertPendingTransaction (db: Executor, t: PendingTransaction): Promise<void> {
   await db.insert(transactions).values({ ...t, kind: 'one_time', status: 'pending' }).onConflictDoNothing()
 }

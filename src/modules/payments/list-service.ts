@@ -1,8 +1,9 @@
 import type { Executor } from '../../platform/db/client.ts'
 import { subscriptionView, transactionView } from './views.ts'
-import { notFound } from '../../platform/http/errors.ts'
+import { pageOf, splitPage } from '../../platform/http/pagination.ts'
+import { modeOf } from '../../platform/http/schemas.ts'
 import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 
 export interface ListRequest extends ListFilters {
   limit: number
@@ -16,7 +17,7 @@ export function listRequestOf (developerId: string, q: {
 }, projectId?: string): ListRequest {
   return {
     developerId,
-    mode: q.test_mode ? 'test' : 'live',
+    mode: modeOf(q),
     projectId: projectId ?? q.project_id,
     status: q.status,
     customer: q.customer,
@@ -33,19 +34,14 @@ async function page<Row extends { id: string, projectId: string }, View> (
   view: (row: Row) => View,
 ) {
   // Another developer's project is 404, as everywhere; a filter never widens to someone else's rows.
-  if (req.projectId && !(await findOwnedProject(db, req.developerId, req.projectId))) throw notFound('project')
+  if (req.projectId) await ownedProject(db, req.developerId, req.projectId)
   const filters: ListFilters = {
     developerId: req.developerId, mode: req.mode, projectId: req.projectId, status: req.status, customer: req.customer, createdGte: req.createdGte, createdLte: req.createdLte,
   }
   const rows = await list(db, filters, req.limit + 1, req.startingAfter)
-  const data = rows.slice(0, req.limit)
+  const { rows: data, hasMore } = splitPage(rows, req.limit)
   const names = await projectNames(db, req.developerId, data.map((r) => r.projectId))
-  const hasMore = rows.length > req.limit
-  return {
-    data: data.map((r) => ({ ...view(r), project_name: names.get(r.projectId) ?? '' })),
-    has_more: hasMore,
-    next_cursor: hasMore ? (data.at(-1)?.id ?? null) : null,
-  }
+  return pageOf(data, hasMore, (r) => ({ ...view(r), project_name: names.get(r.projectId) ?? '' }))
 }
 
 export const listTransactionsPage = (db: Executor, req: ListRequest) => page(db, req, listDeveloperTransactions, transactionView)

@@ -4,6 +4,7 @@ import { subscriptionView, transactionView } from './views.ts'
 import { endUserOf } from '../auth/plugin.ts'
 import { endUserRateLimits, type RateLimitSettings } from '../../platform/http/rate-limit.ts'
 import { ModeQuery, modeOf, problems } from '../../platform/http/schemas.ts'
+import { pageOf } from '../../platform/http/pagination.ts'
 import {
   CancelBody, MyPaymentsQuery, MySubscription, PortalBody, PortalView, SubscriptionView, TransactionList, UpdateSubscriptionBody,
 } from './schemas.ts'
@@ -40,7 +41,7 @@ const routes: FastifyPluginAsyncTypebox<MeRouteOptions> = async (app, options) =
     schema: { ...common, operationId: 'listMyPayments', summary: 'The caller\'s transactions, newest first', querystring: MyPaymentsQuery, response: { 200: TransactionList, ...problems(400, 401, 429) } },
   }, async (req) => {
     const { rows, hasMore } = await subscriptions.payments(refOf(req, req.query), req.query.limit, req.query.starting_after)
-    return { data: rows.map(transactionView), has_more: hasMore, next_cursor: hasMore ? (rows.at(-1)?.id ?? null) : null }
+    return pageOf(rows, hasMore, transactionView)
   })
 
   app.post('/customer-portal', {

@@ -3,8 +3,9 @@ import { badRequest, notFound } from '../../platform/http/errors.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import type { StripeResolver } from '../stripe-accounts/resolver.ts'
 import { findProjectTransaction } from './list-repository.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { callStripe, idempotencyKey, stripeFor } from '../stripe-accounts/access.ts'
+import { unixToIso } from '../../platform/time.ts'
 
 export interface RefundsDeps { db: Db, resolver: StripeResolver }
 
@@ -31,8 +32,7 @@ const REFUNDABLE = new Set(['succeeded', 'partially_refunded'])
 export function createRefundService ({ db, resolver }: RefundsDeps) {
   return {
     async create (req: RefundRequest) {
-      const project = await findOwnedProject(db, req.developerId, req.projectId)
-      if (!project) throw notFound('project')
+      const project = await ownedProject(db, req.developerId, req.projectId)
       const tx = await findProjectTransaction(db, req.developerId, project.id, req.transactionId)
       if (!tx) throw notFound('transaction')
       if (!REFUNDABLE.has(tx.status)) {
@@ -67,7 +67,7 @@ export function createRefundService ({ db, resolver }: RefundsDeps) {
         currency: refund.currency,
         transaction_id: tx.id,
         mode,
-        created_at: new Date(refund.created * 1000).toISOString(),
+        created_at: unixToIso(refund.created),
         applied: false as const,
         message: REFUND_PENDING_MESSAGE,
       }

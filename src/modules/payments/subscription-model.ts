@@ -7,7 +7,7 @@ import { endUserFromMetadata } from './end-user-model.ts'
 
 export type SubscriptionRow = typeof subscriptions.$inferSelect
 
-/** What the webhook handlers know about a subscription, taken from a Stripe payload. */
+/** What the webhook events (webhooks/events/) know about a subscription, taken from a Stripe payload. */
 export interface SubscriptionWrite {
   endUserId: string | null
   stripeCustomerId: string

@@ -3,6 +3,7 @@ import type { ReadKind, WriteKind } from '../../platform/db/effects.ts'
 import { q, type Fragment } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { SUBSCRIPTION_DATES, type SubscriptionWrite, type VersionedSubscriptionRow } from './subscription-model.ts'
+import { isoOrNull } from '../../platform/time.ts'
 
 /** One subscription of a project and mode, by its Stripe id. */
 export interface SubscriptionLookup { projectId: string, mode: Mode, subscriptionId: string }
@@ -28,15 +29,11 @@ export interface SubscriptionUpsert {
 }
 
 /**
- * Timestamps and booleans travel as text[] and are cast in SQL: drizzle hands postgres.js' timestamptz[]
- * serializer a pass-through, which cannot send a JS array, and it types a boolean array as one boolean.
- */
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
-
-/**
  * Every subscription state of a batch: stored rows replaced (the pipeline guards their version), new
  * ones inserted (a concurrent insert of the same id fails the statement with a unique violation).
  * The end user, once linked, and Stripe's creation time are kept; `last_event_at` only grows.
+ * Timestamps (isoOrNull) and booleans travel as text[] and are cast in SQL: drizzle hands postgres.js'
+ * timestamptz[] serializer a pass-through, which cannot send a JS array, and it types a boolean array as one boolean.
  */
 export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
   name: 'subscription upserts',
@@ -54,9 +51,9 @@ export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
             last_event_at = greatest(s.last_event_at, u.last_event_at), updated_at = now()
           from unnest(${ids}::uuid[], ${su.map((w) => w.endUserId)}::text[], ${su.map((w) => w.stripeCustomerId)}::text[], ${su.map((w) => w.status)}::text[],
             ${su.map((w) => w.priceId)}::text[], ${su.map((w) => w.productId)}::text[], ${su.map((w) => w.quantity)}::int[], ${su.map((w) => w.amount)}::bigint[],
-            ${su.map((w) => w.currency)}::text[], ${su.map((w) => w.interval)}::text[], ${su.map((w) => w.intervalCount)}::int[], ${su.map((w) => iso(w.currentPeriodStart))}::text[]::timestamptz[],
-            ${su.map((w) => iso(w.currentPeriodEnd))}::text[]::timestamptz[], ${su.map((w) => iso(w.trialEnd))}::text[]::timestamptz[], ${su.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
-            ${su.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${su.map((w) => w.pauseCollection)}::text[], ${su.map((w) => iso(w.pauseResumesAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${su.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
+            ${su.map((w) => w.currency)}::text[], ${su.map((w) => w.interval)}::text[], ${su.map((w) => w.intervalCount)}::int[], ${su.map((w) => isoOrNull(w.currentPeriodStart))}::text[]::timestamptz[],
+            ${su.map((w) => isoOrNull(w.currentPeriodEnd))}::text[]::timestamptz[], ${su.map((w) => isoOrNull(w.trialEnd))}::text[]::timestamptz[], ${su.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
+            ${su.map((w) => isoOrNull(w.canceledAt))}::text[]::timestamptz[], ${su.map((w) => w.pauseCollection)}::text[], ${su.map((w) => isoOrNull(w.pauseResumesAt))}::text[]::timestamptz[], ${su.map((w) => isoOrNull(w.endedAt))}::text[]::timestamptz[], ${su.map((w) => isoOrNull(w.stripeCreatedAt))}::text[]::timestamptz[],
             ${su.map((w) => w.lastEventAt)}::bigint[])
             as u(id, end_user_id, customer, status, price_id, product_id, quantity, amount, currency, interval, interval_count, current_period_start, current_period_end,
               trial_end, cancel_at_period_end, canceled_at, pause_collection, pause_resumes_at, ended_at, stripe_created_at, last_event_at)
@@ -70,9 +67,9 @@ export const subscriptionUpserts: WriteKind<SubscriptionUpsert> = {
           select * from unnest(${inserts.map((u) => u.scope.developerId)}::text[], ${inserts.map((u) => u.scope.projectId)}::uuid[], ${inserts.map((u) => u.scope.mode)}::text[],
             ${si.map((w) => w.endUserId)}::text[], ${si.map((w) => w.stripeCustomerId)}::text[], ${si.map((w) => w.stripeSubscriptionId)}::text[], ${si.map((w) => w.status)}::text[],
             ${si.map((w) => w.priceId)}::text[], ${si.map((w) => w.productId)}::text[], ${si.map((w) => w.quantity)}::int[], ${si.map((w) => w.amount)}::bigint[],
-            ${si.map((w) => w.currency)}::text[], ${si.map((w) => w.interval)}::text[], ${si.map((w) => w.intervalCount)}::int[], ${si.map((w) => iso(w.currentPeriodStart))}::text[]::timestamptz[],
-            ${si.map((w) => iso(w.currentPeriodEnd))}::text[]::timestamptz[], ${si.map((w) => iso(w.trialEnd))}::text[]::timestamptz[], ${si.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
-            ${si.map((w) => iso(w.canceledAt))}::text[]::timestamptz[], ${si.map((w) => w.pauseCollection)}::text[], ${si.map((w) => iso(w.pauseResumesAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.endedAt))}::text[]::timestamptz[], ${si.map((w) => iso(w.stripeCreatedAt))}::text[]::timestamptz[],
+            ${si.map((w) => w.currency)}::text[], ${si.map((w) => w.interval)}::text[], ${si.map((w) => w.intervalCount)}::int[], ${si.map((w) => isoOrNull(w.currentPeriodStart))}::text[]::timestamptz[],
+            ${si.map((w) => isoOrNull(w.currentPeriodEnd))}::text[]::timestamptz[], ${si.map((w) => isoOrNull(w.trialEnd))}::text[]::timestamptz[], ${si.map((w) => String(w.cancelAtPeriodEnd))}::text[]::boolean[],
+            ${si.map((w) => isoOrNull(w.canceledAt))}::text[]::timestamptz[], ${si.map((w) => w.pauseCollection)}::text[], ${si.map((w) => isoOrNull(w.pauseResumesAt))}::text[]::timestamptz[], ${si.map((w) => isoOrNull(w.endedAt))}::text[]::timestamptz[], ${si.map((w) => isoOrNull(w.stripeCreatedAt))}::text[]::timestamptz[],
             ${si.map((w) => w.lastEventAt)}::bigint[])
           where ${gate}
           returning 1`])

@@ -3,6 +3,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type Stripe from 'stripe'
 import type { Db } from '../../platform/db/client.ts'
 import { AppError, badRequest, conflict } from '../../platform/http/errors.ts'
+import { splitPage } from '../../platform/http/pagination.ts'
 import type { StripeResolver } from '../stripe-accounts/resolver.ts'
 import { findCustomer } from './customer-repository.ts'
 import {
@@ -15,7 +16,8 @@ import { STATS_SHARDS } from '../stats/repository.ts'
 import { subscriptionEffect } from './effects.ts'
 import type { UpdateSubscriptionBody } from './schemas.ts'
 import { retrievePrice, type EndUserRef } from './checkout-service.ts'
-import { callStripe, stripeFor, unixNow } from '../stripe-accounts/access.ts'
+import { callStripe, stripeFor } from '../stripe-accounts/access.ts'
+import { unixNow } from '../../platform/time.ts'
 
 export interface SubscriptionDeps {
   db: Db
@@ -58,7 +60,7 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
 
     async payments (ref: EndUserRef, limit: number, startingAfter?: string): Promise<{ rows: TransactionRow[], hasMore: boolean }> {
       const rows = await listEndUserTransactions(db, ref.projectId, ref.mode, ref.endUserId, limit + 1, startingAfter)
-      return { rows: rows.slice(0, limit), hasMore: rows.length > limit }
+      return splitPage(rows, limit)
     },
 
     /** At period end by default; `false` cancels now. Cancelling works on a deactivated configuration too. */

@@ -19,7 +19,7 @@ export type TransactionWrite = Pick<TransactionRow,
   'endUserId' | 'kind' | 'status' | 'amount' | 'amountRefunded' | 'currency' | 'description' | 'stripeCustomerId' | 'stripeCheckoutSessionId' |
   'stripePaymentIntentId' | 'stripeInvoiceId' | 'stripeChargeId' | 'stripeSubscriptionId' | 'lastEventAt' | 'succeededAt' | 'failedAt' | 'refundedAt'>
 
-/** The merge a handler computed: rows folded into `keep` (or a new row), the row's new state, the stats delta. */
+/** The merge an effect's plan computed: rows folded into `keep` (or a new row), the row's new state, the stats delta. */
 export interface TransactionPlan {
   keep: VersionedTransactionRow | null
   others: VersionedTransactionRow[]

@@ -3,6 +3,7 @@ import type { ReadKind, WriteKind } from '../../platform/db/effects.ts'
 import { join, q, raw, type Fragment } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { TRANSACTION_DATES, type TransactionKeys, type TransactionPlan, type VersionedTransactionRow } from './transaction-model.ts'
+import { isoOrNull } from '../../platform/time.ts'
 
 /** The rows of one project and mode that any of these Stripe ids points at. */
 export interface TransactionLookup { projectId: string, mode: Mode, keys: TransactionKeys }
@@ -30,16 +31,12 @@ export const transactionsByKeys: ReadKind<TransactionLookup, VersionedTransactio
 export interface TransactionMerge { scope: { developerId: string, projectId: string, mode: Mode }, plan: TransactionPlan }
 
 /**
- * Timestamps travel as text[] and are cast in SQL: drizzle hands postgres.js' timestamptz[]
- * serializer a pass-through, which cannot send a JS array.
- */
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
-
-/**
  * Every merge of a batch: the rows folded into a kept one are deleted first (their unique ids move to
  * the kept row), then the kept rows are updated and the new ones inserted. The rows a merge was
  * computed from are guarded by the pipeline (locked, same version); a new row relies on the unique
  * ids instead: a concurrent insert fails the statement with a unique violation, and it runs again.
+ * Timestamps travel as text[] (isoOrNull) and are cast in SQL: drizzle hands postgres.js' timestamptz[]
+ * serializer a pass-through, which cannot send a JS array.
  */
 export const transactionMerges: WriteKind<TransactionMerge> = {
   name: 'transaction merges',
@@ -61,8 +58,8 @@ export const transactionMerges: WriteKind<TransactionMerge> = {
             ${tu.map((w) => w.amount)}::bigint[], ${tu.map((w) => w.amountRefunded)}::bigint[], ${tu.map((w) => w.currency)}::text[], ${tu.map((w) => w.description)}::text[],
             ${tu.map((w) => w.stripeCustomerId)}::text[], ${tu.map((w) => w.stripeCheckoutSessionId)}::text[], ${tu.map((w) => w.stripePaymentIntentId)}::text[],
             ${tu.map((w) => w.stripeInvoiceId)}::text[], ${tu.map((w) => w.stripeChargeId)}::text[], ${tu.map((w) => w.stripeSubscriptionId)}::text[],
-            ${tu.map((w) => w.lastEventAt)}::bigint[], ${tu.map((w) => iso(w.succeededAt))}::text[]::timestamptz[], ${tu.map((w) => iso(w.failedAt))}::text[]::timestamptz[],
-            ${tu.map((w) => iso(w.refundedAt))}::text[]::timestamptz[])
+            ${tu.map((w) => w.lastEventAt)}::bigint[], ${tu.map((w) => isoOrNull(w.succeededAt))}::text[]::timestamptz[], ${tu.map((w) => isoOrNull(w.failedAt))}::text[]::timestamptz[],
+            ${tu.map((w) => isoOrNull(w.refundedAt))}::text[]::timestamptz[])
             as u(id, end_user_id, kind, status, amount, amount_refunded, currency, description, customer, cs, pi, inv, ch, sub, last_event_at, succeeded_at, failed_at, refunded_at)
           where t.id = u.id and ${gate}${folded.length > 0 ? raw(' and (select count(*) from tx_folded) >= 0') : raw('')}
           returning 1`])
@@ -75,7 +72,7 @@ export const transactionMerges: WriteKind<TransactionMerge> = {
             ${ti.map((w) => w.amountRefunded)}::bigint[], ${ti.map((w) => w.currency)}::text[], ${ti.map((w) => w.description)}::text[], ${ti.map((w) => w.stripeCustomerId)}::text[],
             ${ti.map((w) => w.stripeCheckoutSessionId)}::text[], ${ti.map((w) => w.stripePaymentIntentId)}::text[], ${ti.map((w) => w.stripeInvoiceId)}::text[],
             ${ti.map((w) => w.stripeChargeId)}::text[], ${ti.map((w) => w.stripeSubscriptionId)}::text[], ${ti.map((w) => w.lastEventAt)}::bigint[],
-            ${ti.map((w) => iso(w.succeededAt))}::text[]::timestamptz[], ${ti.map((w) => iso(w.failedAt))}::text[]::timestamptz[], ${ti.map((w) => iso(w.refundedAt))}::text[]::timestamptz[])
+            ${ti.map((w) => isoOrNull(w.succeededAt))}::text[]::timestamptz[], ${ti.map((w) => isoOrNull(w.failedAt))}::text[]::timestamptz[], ${ti.map((w) => isoOrNull(w.refundedAt))}::text[]::timestamptz[])
           where ${gate}
           returning 1`])
     }

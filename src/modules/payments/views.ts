@@ -1,9 +1,8 @@
 import type { subscriptions, transactions } from '../../platform/db/schema.ts'
+import { isoOrNull } from '../../platform/time.ts'
 
 type SubscriptionRow = typeof subscriptions.$inferSelect
 type TransactionRow = typeof transactions.$inferSelect
-
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
 
 /** A subscription as an end user (and the dashboard) may see it: named fields, never the row wholesale. */
 export function subscriptionView (s: SubscriptionRow) {
@@ -22,11 +21,11 @@ export function subscriptionView (s: SubscriptionRow) {
     currency: s.currency,
     interval: s.interval,
     interval_count: s.intervalCount,
-    current_period_start: iso(s.currentPeriodStart),
-    current_period_end: iso(s.currentPeriodEnd),
-    trial_end: iso(s.trialEnd),
+    current_period_start: isoOrNull(s.currentPeriodStart),
+    current_period_end: isoOrNull(s.currentPeriodEnd),
+    trial_end: isoOrNull(s.trialEnd),
     cancel_at_period_end: s.cancelAtPeriodEnd,
-    canceled_at: iso(s.canceledAt),
+    canceled_at: isoOrNull(s.canceledAt),
     created_at: s.createdAt.toISOString(),
     updated_at: s.updatedAt.toISOString(),
   }
@@ -49,7 +48,7 @@ export function transactionView (t: TransactionRow) {
     stripe_invoice_id: t.stripeInvoiceId,
     stripe_charge_id: t.stripeChargeId,
     created_at: t.createdAt.toISOString(),
-    succeeded_at: iso(t.succeededAt),
-    refunded_at: iso(t.refundedAt),
+    succeeded_at: isoOrNull(t.succeededAt),
+    refunded_at: isoOrNull(t.refundedAt),
   }
 }

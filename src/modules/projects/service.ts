@@ -1,10 +1,17 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Config } from '../../config.ts'
-import type { Db } from '../../platform/db/client.ts'
+import type { Db, Executor } from '../../platform/db/client.ts'
 import { associatedData, seal } from '../../platform/crypto.ts'
 import { notFound } from '../../platform/http/errors.ts'
 import type { ChangeFeed } from '../../platform/db/changes.ts'
-import { insertProject, replaceEndUserSecret } from './repository.ts'
+import { findOwnedProject, insertProject, replaceEndUserSecret, type Project } from './repository.ts'
+
+/** The caller's project, or 404: another developer's project is indistinguishable from a missing one. */
+export async function ownedProject (db: Executor, developerId: string, projectId: string): Promise<Project> {
+  const project = await findOwnedProject(db, developerId, projectId)
+  if (!project) throw notFound('project')
+  return project
+}
 
 export interface ProjectsDeps { db: Db, config: Pick<Config, 'encryptionKeys'>, changes: ChangeFeed }
 

@@ -1,8 +1,10 @@
 /**
- * What one subscription or transaction row contributes to the aggregated stats. The handlers apply
- * `after - before` for every row they change, and `stats:recompute` sums the same contributions
- * over all rows (in SQL, with the same integer formulas), so the two agree to the cent.
+ * What one subscription or transaction row contributes to the aggregated stats. The payments plans
+ * (modules/payments/subscription-model.ts, transaction-model.ts) apply `after - before` for every
+ * row they change, and `stats:recompute` sums the same contributions over all rows (in SQL, with the
+ * same integer formulas), so the two agree to the cent.
  */
+import { utcDay } from '../../platform/time.ts'
 
 export const SUBSCRIPTION_BUCKETS = ['active', 'trialing', 'past_due', 'canceled', 'incomplete', 'unpaid', 'paused'] as const
 export type SubscriptionBucket = typeof SUBSCRIPTION_BUCKETS[number]
@@ -54,8 +56,6 @@ export interface TransactionState {
   failedAt: Date | null
   refundedAt: Date | null
 }
-
-export const utcDay = (d: Date): string => d.toISOString().slice(0, 10)
 
 /** Month factor as an exact fraction: MRR = round(amount × quantity × num / den), half up. */
 export function monthFraction (interval: string | null, intervalCount: number | null): { num: number, den: number } | null {

@@ -4,6 +4,7 @@ import { jsonArray } from '../../platform/db/client.ts'
 import { empty, q, raw, runRows, type Fragment } from '../../platform/db/statement.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import type { CurrentDelta, DailyDelta } from './model.ts'
+import { DAY_MS, dayStartMs, utcDay } from '../../platform/time.ts'
 
 /**
  * Reads of the incrementally maintained stats (never the transactions), in one statement and one
@@ -65,20 +66,19 @@ export interface StatsRows {
 const MONTH_DAYS = 31
 /** A month row's six day arrays as JSON text, `[..],[..],…` in DAY_FIELDS order (parsed with the row it is part of). */
 const DAY_ARRAYS_JSON = raw(DAY_FIELDS.map((f) => `'[', array_to_string(${f}, ','), ']'`).join(`, ',', `))
-const DAY_MS = 86_400_000
-export const daysBetween = (from: string, to: string): number => Math.round((Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_MS)
+export const daysBetween = (from: string, to: string): number => Math.round((dayStartMs(to) - dayStartMs(from)) / DAY_MS)
 
 const monthStart = (day: string): string => `${day.slice(0, 7)}-01`
 /** The first day of the month `delta` months after the one `day` is in. */
 const monthAfter = (day: string, delta: number): string => {
   const d = new Date(`${monthStart(day)}T00:00:00Z`)
   d.setUTCMonth(d.getUTCMonth() + delta)
-  return d.toISOString().slice(0, 10)
+  return utcDay(d)
 }
 
 /** The range in month rows: its first and last months, and the months it covers whole (none when `wholeFrom` is after `wholeTo`). */
 function monthsOf (s: StatsScope) {
-  const toIsLastDay = monthAfter(s.to, 1) === new Date(Date.parse(`${s.to}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10)
+  const toIsLastDay = monthAfter(s.to, 1) === utcDay(dayStartMs(s.to) + DAY_MS)
   return {
     fm: monthStart(s.from), tm: monthStart(s.to),
     wholeFrom: s.from.endsWith('-01') ? monthStart(s.from) : monthAfter(s.from, 1),
@@ -169,8 +169,8 @@ export interface HeldTotals {
  * A month row changes only by an update, which gives it a new xmin, so a row whose xmin is the one
  * held is the same row: the read names the rows it holds and the database sends the days only of
  * the others (in practice the current month). A two-year read then moves a few rows, not ~75 rows
- * of 186 numbers. Bounded (least recently read scopes go first; 10,000 rows are about 16 MB); per
- * instance, in memory.
+ * of 186 numbers. Bounded (least recently read scopes go first; memory per row in bench/RESULTS.md);
+ * per instance, in memory.
  */
 export class MonthCache {
   /** Rows by scope; a scope weighs its number of rows. */

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import type { Executor } from '../../platform/db/client.ts'
 import { badRequest } from '../../platform/http/errors.ts'
+import { DAY_MS, dayStartMs, utcDay } from '../../platform/time.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
 import { DAY_FIELDS, daysBetween, MonthCache, readStats, type CurrentAggregate, type ProjectTotal, type StatsRows } from './read-repository.ts'
 
@@ -9,25 +10,23 @@ export const DEFAULT_RANGE_DAYS = 30
 /** Longest window: two years (731 days between `from` and `to`, so a leap year fits). */
 export const MAX_RANGE_DAYS = 731
 
-const DAY_MS = 86_400_000
 const DATE = /^\d{4}-\d{2}-\d{2}$/
 
 const parseDay = (value: string, field: string): number => {
-  const ms = Date.parse(`${value}T00:00:00Z`)
-  if (!DATE.test(value) || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+  const ms = dayStartMs(value)
+  if (!DATE.test(value) || Number.isNaN(ms) || utcDay(ms) !== value) {
     throw badRequest('invalid_date', `${field} must be a calendar date YYYY-MM-DD`)
   }
   return ms
 }
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10)
 
 /** The inclusive [from, to] window of a request: defaults, order and the two-year bound. */
 export function statsRange (query: { from?: string | undefined, to?: string | undefined }, now = new Date()): { from: string, to: string } {
-  const toMs = query.to ? parseDay(query.to, 'to') : parseDay(dayOf(now.getTime()), 'to')
+  const toMs = query.to ? parseDay(query.to, 'to') : parseDay(utcDay(now), 'to')
   const fromMs = query.from ? parseDay(query.from, 'from') : toMs - (DEFAULT_RANGE_DAYS - 1) * DAY_MS
   if (fromMs > toMs) throw badRequest('invalid_date_range', '`from` must not be after `to`')
   if ((toMs - fromMs) / DAY_MS > MAX_RANGE_DAYS) throw badRequest('date_range_too_long', `The range may span at most two years (${MAX_RANGE_DAYS} days between from and to)`)
-  return { from: dayOf(fromMs), to: dayOf(toMs) }
+  return { from: utcDay(fromMs), to: utcDay(toMs) }
 }
 
 interface Totals { currency: string, gross: number, refunded: number, net: number, succeeded_count: number, failed_count: number }
@@ -74,7 +73,7 @@ function mrrOf (rows: CurrentAggregate[]): Mrr[] {
 const STRIDE = DAY_FIELDS.length
 const TWO_DIGITS = Array.from({ length: 32 }, (_, i) => String(i).padStart(2, '0'))
 
-/** `count` consecutive UTC dates from `from`, YYYY-MM-DD (toISOString per day costs five times more). */
+/** `count` consecutive UTC dates from `from`, YYYY-MM-DD, built by hand: toISOString per day is slower (bench/RESULTS.md). */
 function datesFrom (from: string, count: number): string[] {
   const dates = new Array<string>(count)
   const at = new Date(`${from}T00:00:00Z`)

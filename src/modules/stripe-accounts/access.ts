@@ -34,5 +34,3 @@ export async function callStripe<T> (call: () => Promise<T>): Promise<T> {
 export function idempotencyKey (purpose: string, ...parts: string[]): string {
   return `${purpose}-${createHash('sha256').update(parts.join('\u0000')).digest('hex')}`
 }
-
-export const unixNow = (): number => Math.floor(Date.now() / 1000)

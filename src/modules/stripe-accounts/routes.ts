@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { developerOf } from '../auth/plugin.ts'
-import { notFound } from '../../platform/http/errors.ts'
 import { stripeConfigView, webhookUrl } from './views.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { findConfigsFor } from './repository.ts'
 import { ModeQuery, ProjectParams, modeOf, problems } from '../../platform/http/schemas.ts'
 import { PutStripeConfigBody, StripeConfigView, ValidateBody, ValidationResult, WebhookUrls } from './schemas.ts'
@@ -53,7 +52,7 @@ const routes: FastifyPluginAsyncTypebox = async (app) => {
     schema: { ...common, operationId: 'getWebhookUrls', response: { 200: WebhookUrls, ...problems(400, 401, 404) } },
   }, async (req) => {
     const projectId = req.params.project_id
-    if (!await findOwnedProject(app.db, developerOf(req).id, projectId)) throw notFound('project')
+    await ownedProject(app.db, developerOf(req).id, projectId)
     const configs = await findConfigsFor(app.db, [projectId])
     const secretSet = (mode: 'test' | 'live') => configs.some((c) => c.mode === mode && Boolean(c.webhookSecret ?? c.managedWebhookSecret))
     return {

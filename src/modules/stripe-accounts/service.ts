@@ -1,12 +1,13 @@
 import type { Config } from '../../config.ts'
 import type { Db, Tx } from '../../platform/db/client.ts'
 import { associatedData, keyHint, seal } from '../../platform/crypto.ts'
-import { AppError, badRequest, conflict, notFound } from '../../platform/http/errors.ts'
+import { badRequest, conflict, notFound } from '../../platform/http/errors.ts'
 import { createStripeClient, modeOfKey, type Mode } from '../../platform/stripe/client.ts'
-import { fromStripeError, isStripeError } from '../../platform/stripe/errors.ts'
+import { fromStripeError, rejectedKeyReason } from '../../platform/stripe/errors.ts'
 import type { ChangeFeed } from '../../platform/db/changes.ts'
 import type { StripeResolver } from './resolver.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { notConfigured } from './access.ts'
+import { ownedProject } from '../projects/service.ts'
 import { findConfig, updateConfig, upsertConfig, type StripeConfigRow } from './repository.ts'
 
 export interface StripeConfigDeps {
@@ -41,19 +42,13 @@ async function accountOfKey (secretKey: string, apiBase: string | undefined): Pr
     ])
     return { accountId: account.id, livemode: balance?.livemode ?? null, reason: null }
   } catch (err) {
-    if (isStripeError(err) && (err.type === 'StripeAuthenticationError' || err.type === 'StripePermissionError')) {
-      return { accountId: null, livemode: null, reason: err.code ?? (err.type === 'StripeAuthenticationError' ? 'invalid_api_key' : 'permission_denied') }
-    }
+    const reason = rejectedKeyReason(err)
+    if (reason !== null) return { accountId: null, livemode: null, reason }
     throw fromStripeError(err)
   }
 }
 
 export function createStripeConfigService ({ db, config, changes, resolver }: StripeConfigDeps) {
-  async function ownedOrThrow (developerId: string, projectId: string) {
-    const project = await findOwnedProject(db, developerId, projectId)
-    if (!project) throw notFound('project')
-    return project
-  }
 
   async function writeAndNotify (projectId: string, mode: Mode, write: (tx: Tx) => Promise<StripeConfigRow | undefined>) {
     return changes.commit(db, async (tx) => {
@@ -65,12 +60,12 @@ export function createStripeConfigService ({ db, config, changes, resolver }: St
 
   return {
     async get (developerId: string, projectId: string, mode: Mode) {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       return findConfig(db, projectId, mode)
     },
 
     async put (developerId: string, projectId: string, mode: Mode, input: PutConfigInput): Promise<StripeConfigRow> {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       for (const [field, key] of [['secret_key', input.secret_key], ['publishable_key', input.publishable_key]] as const) {
         const keyMode = modeOfKey(key)
         if (keyMode !== mode) {
@@ -103,23 +98,22 @@ export function createStripeConfigService ({ db, config, changes, resolver }: St
 
     /** Deactivates: no new checkouts or portal sessions, but webhooks of this mode still verify and record. */
     async deactivate (developerId: string, projectId: string, mode: Mode): Promise<StripeConfigRow> {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       return writeAndNotify(projectId, mode, (tx) => updateConfig(tx, projectId, mode, { active: false }))
     },
 
     async validate (developerId: string, projectId: string, mode: Mode, confirmAccountChange: boolean): Promise<ValidationOutcome> {
-      await ownedOrThrow(developerId, projectId)
+      await ownedProject(db, developerId, projectId)
       const resolved = await resolver.resolve(projectId, mode)
-      if (!resolved) throw new AppError(409, 'stripe_not_configured', 'Conflict', `The project has no ${mode} Stripe configuration`)
+      if (!resolved) throw notConfigured(mode)
       let account: { id: string }
       let livemode: boolean | null = null
       try {
         account = await resolved.stripe.accounts.retrieveCurrent()
         livemode = await resolved.stripe.balance.retrieve().then((b) => b.livemode, () => null)
       } catch (err) {
-        if (isStripeError(err) && (err.type === 'StripeAuthenticationError' || err.type === 'StripePermissionError')) {
-          return { valid: false, stripe_account_id: null, livemode: null, reason: err.code ?? (err.type === 'StripeAuthenticationError' ? 'invalid_api_key' : 'permission_denied'), validated_at: null }
-        }
+        const reason = rejectedKeyReason(err)
+        if (reason !== null) return { valid: false, stripe_account_id: null, livemode: null, reason, validated_at: null }
         throw fromStripeError(err)
       }
       livemode ??= mode === 'live'

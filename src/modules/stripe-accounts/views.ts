@@ -1,10 +1,9 @@
 import type { projects, stripeConfigs } from '../../platform/db/schema.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
+import { isoOrNull } from '../../platform/time.ts'
 
 type StripeConfigRow = typeof stripeConfigs.$inferSelect
 type ProjectFields = Pick<typeof projects.$inferSelect, 'id' | 'name' | 'createdAt' | 'updatedAt'>
-
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null)
 
 export const webhookUrl = (publicBaseUrl: string, projectId: string, mode: Mode): string =>
   `${publicBaseUrl}/api/v1/payments/stripe/webhooks/${projectId}/${mode}`
@@ -27,8 +26,8 @@ export function stripeConfigView (publicBaseUrl: string, projectId: string, mode
     webhook_url: webhookUrl(publicBaseUrl, projectId, mode),
     stripe_account_id: row?.stripeAccountId ?? null,
     livemode: row?.livemode ?? null,
-    validated_at: iso(row?.validatedAt),
-    updated_at: iso(row?.updatedAt),
+    validated_at: isoOrNull(row?.validatedAt),
+    updated_at: isoOrNull(row?.updatedAt),
     version: row?.version ?? 0,
   }
 }

@@ -8,7 +8,7 @@ import { fromStripeError, isStripeError } from '../../platform/stripe/errors.ts'
 import { webhookUrl } from './views.ts'
 import type { ChangeFeed } from '../../platform/db/changes.ts'
 import type { StripeResolver } from './resolver.ts'
-import { findOwnedProject } from '../projects/repository.ts'
+import { ownedProject } from '../projects/service.ts'
 import { findConfig, updateConfig } from './repository.ts'
 import { HANDLED_EVENT_TYPES } from '../../webhooks/registry.ts'
 
@@ -98,7 +98,7 @@ export function createWebhookEndpointService ({ db, config, changes, resolver }:
   return {
     /** POST .../webhook-endpoint: create, or find and reuse, the managed endpoint. */
     async ensureOwned (developerId: string, projectId: string, mode: Mode): Promise<ManagedEndpointResult> {
-      if (!await findOwnedProject(db, developerId, projectId)) throw notFound('project')
+      await ownedProject(db, developerId, projectId)
       return ensure(projectId, mode)
     },
 

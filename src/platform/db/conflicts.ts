@@ -1,5 +1,5 @@
 /**
- * Optimistic writes. A webhook handler reads the rows it merges into (with their `xmin`), computes the
+ * Optimistic writes. An effect (effects.ts) reads the rows it merges into (with their `xmin`), computes the
  * new state in TypeScript, and writes it in ONE statement that first locks those rows and checks they
  * are unchanged. When another writer got there first (a changed or deleted row, a unique id taken by
  * a concurrent insert, a deadlock between two merges), the statement changes nothing and the whole

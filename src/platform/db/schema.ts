@@ -16,7 +16,7 @@ export const projects = pgTable('projects', {
   id: uuid('id').primaryKey().defaultRandom(),
   developerId: varchar('developer_id', { length: 128 }).notNull(),
   name: varchar('name', { length: 200 }).notNull(),
-  /** Sealed (lib/crypto.ts); verifies the project's end-user tokens. */
+  /** Sealed (platform/crypto.ts); verifies the project's end-user tokens. */
   endUserSecret: text('end_user_secret').notNull(),
   endUserSecretVersion: integer('end_user_secret_version').notNull().default(1),
   createdAt: createdAt(),
@@ -104,7 +104,7 @@ export const subscriptions = pgTable('subscriptions', {
   index('subscriptions_developer_created_idx').on(t.developerId, t.mode, t.createdAt, t.id),
   index('subscriptions_project_created_idx').on(t.projectId, t.mode, t.createdAt, t.id),
   index('subscriptions_end_user_idx').on(t.projectId, t.mode, t.endUserId),
-  // Dashboard lists (repositories/dashboard.ts): every filter is an index range in (created_at, id) order.
+  // Dashboard lists (modules/payments/list-repository.ts): every filter is an index range in (created_at, id) order.
   index('subscriptions_developer_status_created_idx').on(t.developerId, t.mode, t.status, t.createdAt, t.id),
   index('subscriptions_project_status_created_idx').on(t.projectId, t.mode, t.status, t.createdAt, t.id),
   index('subscriptions_developer_customer_created_idx').on(t.developerId, t.mode, t.stripeCustomerId, t.createdAt, t.id),
@@ -148,7 +148,7 @@ export const transactions = pgTable('transactions', {
   index('transactions_end_user_idx').on(t.projectId, t.mode, t.endUserId, t.createdAt, t.id),
   // Unique like the other Stripe ids: rows merge by any of them, so a charge names at most one row (and a racing insert fails and retries).
   uniqueIndex('transactions_charge_uq').on(t.projectId, t.mode, t.stripeChargeId).where(sql`stripe_charge_id is not null`),
-  // Dashboard lists (repositories/dashboard.ts): every filter is an index range in (created_at, id) order.
+  // Dashboard lists (modules/payments/list-repository.ts): every filter is an index range in (created_at, id) order.
   index('transactions_developer_status_created_idx').on(t.developerId, t.mode, t.status, t.createdAt, t.id),
   index('transactions_project_status_created_idx').on(t.projectId, t.mode, t.status, t.createdAt, t.id),
   index('transactions_developer_customer_created_idx').on(t.developerId, t.mode, t.stripeCustomerId, t.createdAt, t.id),

@@ -1,5 +1,5 @@
 /**
- * Typed errors, shaped once into problem+json (RFC 9457) by the error handler in plugins/problem.ts.
+ * Typed errors, shaped once into problem+json (RFC 9457) by the error handler in http/problem.ts.
  * `detail` is shown to the caller: it must never carry a secret.
  */
 export class AppError extends Error {
@@ -29,5 +29,6 @@ export const conflict = (code: string, detail: string, extra: Record<string, unk
 export const unauthorized = (detail = 'A valid bearer token is required'): AppError =>
   new AppError(401, 'unauthorized', 'Unauthorized', detail)
 
-export const badGateway = (code: string, detail: string, extra: Record<string, unknown> = {}): AppError =>
-  new AppError(502, code, 'Bad gateway', detail, extra)
+/** A failure the caller cannot fix, logged where it is caught; `detail` says what happens next, never why. */
+export const internalError = (code: string, detail: string): AppError =>
+  new AppError(500, code, 'Internal server error', detail)

@@ -36,12 +36,12 @@ export const ListOf = <T extends TSchema>(item: T) => Type.Object({
   next_cursor: Type.Union([Type.String(), Type.Null()]),
 })
 
-/** Problem responses every authenticated route can give. */
 /** Headers are open (every request carries many); only `Idempotency-Key` is described, with what repeating it does. */
 export const IdempotencyKeyHeader = (description: string) => Type.Object({
   'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 255, description })),
 })
 
+/** Problem responses for the given statuses, for a route's `response` schema. */
 export const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, Problem]))
 
 export const modeOf = (q: { test_mode: boolean }): 'test' | 'live' => (q.test_mode ? 'test' : 'live')

@@ -26,3 +26,9 @@ export function fromStripeError (err: unknown): AppError {
 }
 
 export const isStripeError = (err: unknown): err is Stripe.errors.StripeError => err instanceof Stripe.errors.StripeError
+
+/** Why Stripe refused a key (its code, else invalid_api_key or permission_denied); null for any other failure. */
+export function rejectedKeyReason (err: unknown): string | null {
+  if (!isStripeError(err) || (err.type !== 'StripeAuthenticationError' && err.type !== 'StripePermissionError')) return null
+  return err.code ?? (err.type === 'StripeAuthenticationError' ? 'invalid_api_key' : 'permission_denied')
+}

@@ -4,6 +4,7 @@ import { refundOp } from '../../modules/credits/model.ts'
 import { paymentEffect } from '../../modules/payments/effects.ts'
 import type { EventDefinition } from '../event.ts'
 import { ChargeObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 /**
  * charge.refunded: `amount_refunded` is cumulative, so it only grows; the refund counts on the day of
@@ -26,7 +27,7 @@ export const chargeRefunded: EventDefinition<'charge.refunded'> = {
       status: 'succeeded',
       succeededAt: fromUnix(charge.created),
       amountRefunded: charge.amount_refunded,
-      refundedAt: fromUnix(latest) ?? new Date(event.created * 1000),
+      refundedAt: fromUnix(latest) ?? unixToDate(event.created),
       createIfMissing: true,
     }), ...creditEffects(refundOp({ project: scope.project.id, mode: scope.mode }, idOf(charge.payment_intent), charge.amount_refunded, charge.amount))]
   },

@@ -7,6 +7,7 @@ import { customerLinkEffect, paymentEffect, subscriptionEndUserEffect } from '..
 import { endUserFromMetadata, validEndUserId } from '../../modules/payments/end-user-model.ts'
 import type { EventDefinition } from '../event.ts'
 import { CheckoutSessionObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 /** The end user our checkout named: metadata end_user_id, or client_reference_id on a session tagged with this project. */
 export function endUserOfSession (scope: EffectScope, session: Stripe.Checkout.Session): string | null {
@@ -40,13 +41,13 @@ export const checkoutSessionCompleted: EventDefinition<'checkout.session.complet
       endUserId,
       customerId,
       status: paid ? 'succeeded' : 'pending',
-      ...(paid ? { succeededAt: new Date(event.created * 1000) } : {}),
+      ...(paid ? { succeededAt: unixToDate(event.created) } : {}),
       createIfMissing: true,
     }))
     // A paid purchase of credits: its lot (granted once, whichever of this and payment_intent.succeeded comes first).
     if (paid) {
       effects.push(...creditEffects(purchaseOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: customerId }, session.metadata, {
-        paymentIntentId: idOf(session.payment_intent), paid: session.amount_total, paidAt: new Date(event.created * 1000), description: null,
+        paymentIntentId: idOf(session.payment_intent), paid: session.amount_total, paidAt: unixToDate(event.created), description: null,
       })))
     }
     return effects

@@ -6,6 +6,7 @@ import { paymentEffect } from '../../modules/payments/effects.ts'
 import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { EventDefinition, EventOf } from '../event.ts'
 import { InvoiceObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 export type InvoiceEventType = 'invoice.paid' | 'invoice.payment_failed'
 
@@ -40,7 +41,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
       const invoice = event.data.object
       // A zero invoice (a trial's first) moves no money: nothing to count.
       if (!invoice.id || invoice.total === 0) return []
-      const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? new Date(event.created * 1000)
+      const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? unixToDate(event.created)
       const paymentIntentId = prefetched?.paymentIntentId ?? paymentIntentOfInvoice(invoice)
       const endUserId = endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode)
       // A paid invoice of a subscription grants its plan's credits for the period (a trial's zero invoice grants nothing).
@@ -59,7 +60,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
         subscriptionId: subscriptionOfInvoice(invoice),
         ...(outcome === 'succeeded'
           ? { status: 'succeeded' as const, succeededAt: paidAt }
-          : { status: 'failed' as const, failedAt: new Date(event.created * 1000) }),
+          : { status: 'failed' as const, failedAt: unixToDate(event.created) }),
         createIfMissing: true,
       }), ...creditEffects(credits)]
     },

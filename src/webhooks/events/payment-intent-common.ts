@@ -6,6 +6,7 @@ import { endUserFromMetadata } from '../../modules/payments/end-user-model.ts'
 import type { BaseStatus } from '../../modules/payments/transaction-model.ts'
 import type { EventDefinition, EventOf } from '../event.ts'
 import { PaymentIntentObject } from '../event-objects.ts'
+import { unixToDate } from '../../platform/time.ts'
 
 export type PaymentIntentEventType = 'payment_intent.succeeded' | 'payment_intent.payment_failed' | 'payment_intent.canceled'
 
@@ -19,7 +20,7 @@ export function paymentIntentEvent<T extends PaymentIntentEventType> (status: Ba
     effects (scope, delivered) {
       const event = delivered as EventOf<PaymentIntentEventType>
       const pi = event.data.object
-      const at = new Date(event.created * 1000)
+      const at = unixToDate(event.created)
       const endUserId = endUserFromMetadata(pi.metadata, scope.project.id, scope.mode)
       const credits = status === 'succeeded'
         ? purchaseOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(pi.customer) }, pi.metadata, {

@@ -61,7 +61,7 @@ export class WebhookBatcher {
     this.slots = Array.from({ length: options.slots }, (_, i) => (start + i) % options.slots)
   }
 
-  /** Applies one event; answers once its batch committed. Throws RefetchRequired, a handler error, or the database error. */
+  /** Applies one event; answers once its batch committed. Throws RefetchRequired, an effect's error, or the database error. */
   apply (job: Job): Promise<JobOutcome> {
     return new Promise<JobOutcome>((resolve, reject) => {
       this.queue.push({ job, keys: lockKeysOf(job), resolve, reject, conflicts: 0, solo: false })
