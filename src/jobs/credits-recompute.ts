@@ -60,6 +60,35 @@ export async function recomputeCredits (db: Db, options: { check: boolean, proje
     join credit_wallets w on w.id = d.wallet_id
     where d.stored is distinct from d.expected
     order by w.end_user_id, d.what`)
+  // The credit stats: each day's movements and what is outstanding, from the ledger.
+  const pscope = options.projectId ? sql`project_id = ${options.projectId}` : sql`true`
+  const statsDrift = await queryRows<{ project_id: string, mode: string, what: string, stored: string, expected: string }>(db, sql`
+    with expected_daily as (
+      select w.project_id, w.mode, (l.created_at at time zone 'UTC')::date as day,
+        sum(case when l.kind in ('grant', 'referral_bonus') or (l.kind = 'adjustment' and l.amount > 0) then l.amount else 0 end) as granted,
+        sum(case when l.kind = 'consume' or (l.kind = 'adjustment' and l.amount < 0) then -l.amount else 0 end) as consumed,
+        sum(case when l.kind in ('expire', 'reset') then -l.amount else 0 end) as expired,
+        sum(case when l.kind = 'clawback' then -l.amount else 0 end) as clawed_back
+      from credit_ledger l join credit_wallets w on w.id = l.wallet_id where l.bucket is not null and ${scope} group by 1, 2, 3
+    ),
+    stored_daily as (
+      select project_id, mode, day, sum(granted) as granted, sum(consumed) as consumed, sum(expired) as expired, sum(clawed_back) as clawed_back
+      from stats_credits_daily where ${pscope} group by 1, 2, 3
+    ),
+    daily as (
+      select coalesce(e.project_id, s.project_id) as project_id, coalesce(e.mode, s.mode) as mode, 'credits on ' || coalesce(e.day, s.day)::text as what,
+        concat_ws('/', coalesce(s.granted, 0), coalesce(s.consumed, 0), coalesce(s.expired, 0), coalesce(s.clawed_back, 0)) as stored,
+        concat_ws('/', coalesce(e.granted, 0), coalesce(e.consumed, 0), coalesce(e.expired, 0), coalesce(e.clawed_back, 0)) as expected
+      from expected_daily e full join stored_daily s on s.project_id = e.project_id and s.mode = e.mode and s.day = e.day
+    ),
+    outstanding as (
+      select coalesce(e.project_id, s.project_id) as project_id, coalesce(e.mode, s.mode) as mode, 'credits outstanding' as what,
+        coalesce(s.n, 0)::text as stored, coalesce(e.n, 0)::text as expected
+      from (select w.project_id, w.mode, sum(w.monthly + w.purchased + w.bonus) as n from credit_wallets w where ${scope} group by 1, 2) e
+      full join (select project_id, mode, sum(outstanding) as n from stats_credits_current where ${pscope} group by 1, 2) s on s.project_id = e.project_id and s.mode = e.mode
+    )
+    select * from (select * from daily union all select * from outstanding) d where d.stored is distinct from d.expected order by project_id, mode, what`)
+  for (const d of statsDrift) drift.push({ wallet_id: '', end_user_id: '', what: `project ${d.project_id} ${d.mode}: ${d.what}`, stored: d.stored, expected: d.expected })
   const [counts] = await queryRows<{ wallets: number, entries: number }>(db, sql`select (select count(*)::int from credit_wallets w where ${scope}) as wallets,
     (select count(*)::int from credit_ledger l join credit_wallets w on w.id = l.wallet_id where ${scope}) as entries`)
   let rewritten = false

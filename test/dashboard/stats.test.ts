@@ -79,7 +79,7 @@ t.test('a project with no data at all still appears when asked for; the default 
   t.equal(s.to, today())
   t.equal(s.from, daysAgo(29))
   t.same(s.totals, [])
-  t.same(s.projects, [{ project_id: p.id, name: 'Empty', totals: [], subscriptions: { active: 0, trialing: 0, past_due: 0, canceled: 0, incomplete: 0, unpaid: 0, paused: 0 }, mrr: [] }])
+  t.same(s.projects, [{ project_id: p.id, name: 'Empty', totals: [], subscriptions: { active: 0, trialing: 0, past_due: 0, canceled: 0, incomplete: 0, unpaid: 0, paused: 0 }, mrr: [], credits_outstanding: 0 }])
 
   await insertTransaction(app, { developerId: dev.id, projectId: p.id, currency: 'eur', amount: 100, succeededAt: new Date().toISOString() })
   await recomputeStats(app.db, { projectId: p.id })

@@ -73,12 +73,27 @@ export const StatsView = Type.Object({
     new_subscriptions: Type.Integer(),
     canceled_subscriptions: Type.Integer(),
   }), { description: 'Every day of the range (zero-filled) for every currency the range or the current subscriptions involve' }),
+  credits: Type.Object({
+    granted: Type.Integer({ description: 'Credits granted in the range (purchases, plan periods, trials, positive adjustments, bonuses)' }),
+    consumed: Type.Integer({ description: 'Credits spent in the range (consumes, committed reservations, negative adjustments)' }),
+    expired: Type.Integer({ description: 'Credits expired or reset at a new period in the range' }),
+    clawed_back: Type.Integer({ description: 'Credits taken back by refunds in the range' }),
+    outstanding: Type.Integer({ description: 'Credits end users hold now (what is still owed to them)' }),
+    daily: Type.Array(Type.Object({
+      date: DateOnly,
+      credits_granted: Type.Integer(),
+      credits_consumed: Type.Integer(),
+      credits_expired: Type.Integer(),
+      credits_clawed_back: Type.Integer(),
+    }), { description: 'Every day of the range (zero-filled), or empty when the range moved no credit; credits have no currency, so this is a series of its own' }),
+  }),
   projects: Type.Array(Type.Object({
     project_id: Type.String({ format: 'uuid' }),
     name: Type.String(),
     totals: Type.Array(CurrencyTotals),
     subscriptions: SubscriptionCounts,
     mrr: Type.Array(MrrEntry),
+    credits_outstanding: Type.Integer({ description: 'Credits the project\'s end users hold now' }),
   }), { description: 'Projects with money in the range or subscriptions now' }),
 })
 

@@ -3,6 +3,7 @@ import type { Executor } from '../../platform/db/client.ts'
 import { badRequest } from '../../platform/http/errors.ts'
 import { DAY_MS, dayStartMs, utcDay } from '../../platform/time.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
+import { readCreditStats, type CreditStatsRows } from './credit-repository.ts'
 import { DAY_FIELDS, daysBetween, MonthCache, readStats, type CurrentAggregate, type ProjectTotal, type StatsRows } from './read-repository.ts'
 
 /** Default window: the last 30 UTC days, today included. */
@@ -150,6 +151,28 @@ function dailyJson (scope: string, from: string, days: number, currencies: strin
   return months.join(',')
 }
 
+/**
+ * The credits block: the range's totals, every day of the range zero-filled (empty when the scope never
+ * moved a credit in it), and what is still owed to end users now.
+ */
+function creditsOf (rows: CreditStatsRows, from: string, days: number) {
+  const byDay = new Map(rows.days.map((d) => [d.day, d]))
+  const sum = (f: (d: CreditStatsRows['days'][number]) => number) => rows.days.reduce((n, d) => n + f(d), 0)
+  return {
+    granted: sum((d) => d.granted),
+    consumed: sum((d) => d.consumed),
+    expired: sum((d) => d.expired),
+    clawed_back: sum((d) => d.clawedBack),
+    outstanding: [...rows.outstanding.values()].reduce((n, v) => n + v, 0),
+    daily: rows.days.length === 0
+      ? []
+      : datesFrom(from, days).map((date) => {
+        const d = byDay.get(date)
+        return { date, credits_granted: d?.granted ?? 0, credits_consumed: d?.consumed ?? 0, credits_expired: d?.expired ?? 0, credits_clawed_back: d?.clawedBack ?? 0 }
+      }),
+  }
+}
+
 const groupBy = <T extends { projectId: string }>(rows: T[]): Map<string, T[]> => {
   const groups = new Map<string, T[]>()
   for (const r of rows) {
@@ -174,7 +197,10 @@ export const statsCaches = (): StatsCaches => ({ months: new MonthCache(), texts
  */
 export async function readDashboardStats (db: Executor, req: StatsRequest, caches = statsCaches(), now = new Date()) {
   const { from, to } = statsRange(req, now)
-  const rows = await readStats(db, { developerId: req.developerId, mode: req.mode, projectId: req.projectId, from, to }, caches.months)
+  const [rows, credits] = await Promise.all([
+    readStats(db, { developerId: req.developerId, mode: req.mode, projectId: req.projectId, from, to }, caches.months),
+    readCreditStats(db, { developerId: req.developerId, mode: req.mode, projectId: req.projectId, from, to }),
+  ])
   const { projectTotals, current, names } = rows
   const currencies = [...new Set([...rows.daily.map((r) => r.currency), ...projectTotals.map((r) => r.currency), ...current.map((r) => r.currency)])].sort()
   const days = daysBetween(from, to) + 1
@@ -186,7 +212,7 @@ export async function readDashboardStats (db: Executor, req: StatsRequest, cache
     .filter((id) => names.has(id))
     .map((id) => {
       const cur = currentBy.get(id) ?? []
-      return { project_id: id, name: names.get(id) ?? '', totals: totalsOf(totalsBy.get(id) ?? []), subscriptions: countsOf(cur), mrr: mrrOf(cur) }
+      return { project_id: id, name: names.get(id) ?? '', totals: totalsOf(totalsBy.get(id) ?? []), subscriptions: countsOf(cur), mrr: mrrOf(cur), credits_outstanding: credits.outstanding.get(id) ?? 0 }
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.project_id < b.project_id ? -1 : 1))
 
@@ -198,6 +224,7 @@ export async function readDashboardStats (db: Executor, req: StatsRequest, cache
     subscriptions: countsOf(current),
     mrr: mrrOf(current),
     daily: [] as never[],
+    credits: creditsOf(credits, from, days),
     projects,
   }
   return { view, dailyJson: dailyJson(`${req.developerId}|${req.mode}|${req.projectId ?? ''}`, from, days, currencies, rows, caches.texts) }
@@ -205,6 +232,7 @@ export async function readDashboardStats (db: Executor, req: StatsRequest, cache
 
 /** The response text: `serialize` (the route's schema serializer) writes the view, and the series goes in its place. */
 export function statsJson (serialize: (view: unknown) => string, stats: { view: unknown, dailyJson: string }): string {
-  // `"daily":[]` can only be the view's own key: inside a JSON string every quote is escaped.
+  // The first `"daily":[]` is the view's own key (inside a JSON string every quote is escaped, and the
+  // credits block, whose series may also be empty, comes after it in the schema's order).
   return serialize(stats.view).replace('"daily":[]', () => `"daily":[${stats.dailyJson}]`)
 }

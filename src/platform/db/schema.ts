@@ -501,3 +501,32 @@ export const projectApiKeys = pgTable('project_api_keys', {
   uniqueIndex('project_api_keys_hash_uq').on(t.hash),
   index('project_api_keys_project_idx').on(t.projectId, t.mode, t.createdAt),
 ])
+
+/**
+ * Credits moved per project, mode and UTC day, written by the ledger engine with every entry (migration
+ * 0011), spread over shards by wallet so concurrent spends of different wallets rarely share a row.
+ */
+export const statsCreditsDaily = pgTable('stats_credits_daily', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  day: date('day', { mode: 'string' }).notNull(),
+  shard: smallint('shard').notNull(),
+  granted: credits('granted'),
+  consumed: credits('consumed'),
+  expired: credits('expired'),
+  clawedBack: credits('clawed_back'),
+}, (t) => [
+  check('stats_credits_daily_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode, t.day, t.shard] }),
+])
+
+/** Credits still owed to end users (the sum of every wallet's total), per project and mode, by shard. */
+export const statsCreditsCurrent = pgTable('stats_credits_current', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  shard: smallint('shard').notNull(),
+  outstanding: credits('outstanding'),
+}, (t) => [
+  check('stats_credits_current_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode, t.shard] }),
+])
