@@ -1,0 +1,101 @@
+import t from 'tap'
+import fc from 'fast-check'
+import { sql } from 'drizzle-orm'
+import { queryRows } from '../../src/platform/db/client.ts'
+import { creditEffects } from '../../src/modules/credits/effects.ts'
+import type { CreditOp } from '../../src/modules/credits/model.ts'
+import { applyJob } from '../../src/webhooks/pipeline/apply.ts'
+import { buildTestApp, createProject, newDeveloper, TEST_DATABASE_URL } from '../helpers/app.ts'
+import { walletConsistency } from '../helpers/credits.ts'
+
+/**
+ * Events arrive late, twice and out of order. For random histories of purchases, cumulative refunds
+ * (some before their purchase) and plan periods, written through the pipeline as the webhook batch
+ * writes them, the wallet delivered shuffled and duplicated ends exactly where the wallet delivered in
+ * order ends: the same lots (remaining, taken back), the same balances, no debt, and a ledger that
+ * adds up. Runs: CREDITS_PROPERTY_RUNS (default 40 on PostgreSQL, 15 on the embedded database).
+ */
+const RUNS = Number(process.env.CREDITS_PROPERTY_RUNS ?? (TEST_DATABASE_URL ? 40 : 15))
+
+const purchase = fc.record({ credits: fc.integer({ min: 1, max: 5000 }), paid: fc.integer({ min: 1, max: 9999 }), refunds: fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 2 }) })
+const history = fc.record({
+  purchases: fc.array(purchase, { minLength: 1, maxLength: 5 }),
+  periods: fc.array(fc.integer({ min: 1, max: 500 }), { maxLength: 4 }),
+  rollover: fc.boolean(),
+  seed: fc.integer(),
+})
+
+t.test('shuffled and duplicated delivery converges to the in-order wallet', async (t) => {
+  const app = await buildTestApp(t)
+  const dev = newDeveloper()
+  const project = await createProject(app, dev)
+  const owner = { project: project.id, mode: 'test' as const }
+  let run = 0
+
+  const apply = async (ops: CreditOp[]) => {
+    for (const op of ops) {
+      await applyJob(app.db, { record: null, effects: creditEffects(op) }, { slot: 0 })
+    }
+  }
+  const state = async (endUser: string) => ({
+    wallet: await queryRows(app.db, sql`select monthly, purchased, bonus, reserved, debt from credit_wallets where project_id = ${project.id} and end_user_id = ${endUser}`),
+    lots: await queryRows(app.db, sql`select split_part(l.source, '|', 2) as source, l.bucket, l.granted, l.remaining, l.taken_back from credit_lots l
+      join credit_wallets w on w.id = l.wallet_id where w.project_id = ${project.id} and w.end_user_id = ${endUser} order by 1`),
+  })
+
+  await fc.assert(fc.asyncProperty(history, async (h) => {
+    run++
+    await app.db.execute(sql`insert into credit_plans (project_id, mode, price_id, product_id, credits_per_period, rollover, currency, interval)
+      values (${project.id}, 'test', ${`price_run${run}`}, 'prod_x', 1, ${h.rollover}, 'usd', 'month')`)
+    const histories = (user: string): CreditOp[][] => {
+      // Per purchase: its grant, then its refunds (cumulative amounts); per period: its paid invoice.
+      const steps: CreditOp[][] = h.purchases.map((p, i) => {
+        const pi = `pi_${user}_${i}`
+        let refunded = 0
+        const refunds = p.refunds.map((share) => {
+          refunded = Math.min(p.paid, refunded + Math.floor((p.paid * share) / 100))
+          return { op: 'refund' as const, ...owner, payment_intent: pi, refunded, paid: p.paid, description: 'refund' }
+        }).filter((r) => r.refunded > 0)
+        const grant: CreditOp = { op: 'purchase', ...owner, end_user: user, customer: null, amount: p.credits, source: `transaction:${user}|t${i}`, payment_intent: pi, paid: p.paid, expires_at: null, description: null }
+        return [grant, ...refunds]
+      })
+      h.periods.forEach((quantity, i) => {
+        steps.push([{
+          op: 'plan_invoice', ...owner, end_user: user, customer: null, price: `price_run${run}`, quantity, source: `invoice:${user}|in${i}`,
+          period_start: new Date(Date.UTC(2026, i, 1)).toISOString(), period_end: new Date(Date.UTC(2026, i + 1, 1)).toISOString(), payment_intent: null, paid: 100,
+        }])
+      })
+      return steps
+    }
+    const inOrder = `r${run}a`
+    const shuffledUser = `r${run}b`
+    await apply(histories(inOrder).flat())
+
+    // The same history, every operation delivered once or twice, in an order drawn from the seed.
+    let x = h.seed >>> 0
+    const random = () => { x = (Math.imul(x, 1664525) + 1013904223) >>> 0; return x / 2 ** 32 }
+    const deliveries = histories(shuffledUser).flat().flatMap((op) => (random() < 0.3 ? [op, op] : [op]))
+    for (let i = deliveries.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[deliveries[i], deliveries[j]] = [deliveries[j] as CreditOp, deliveries[i] as CreditOp]
+    }
+    await apply(deliveries)
+
+    const a = await state(inOrder)
+    const b = await state(shuffledUser)
+    if (JSON.stringify(a) !== JSON.stringify(b)) throw new Error(`diverged:\nin order ${JSON.stringify(a)}\nshuffled ${JSON.stringify(b)}`)
+    // The in-order result is what the rules say: each purchase keeps what its refunds did not take; only the newest period stays, unless it rolls over.
+    const purchased = h.purchases.reduce((n, p) => {
+      let refunded = 0
+      for (const share of p.refunds) refunded = Math.min(p.paid, refunded + Math.floor((p.paid * share) / 100))
+      return n + p.credits - Math.floor((p.credits * refunded) / p.paid)
+    }, 0)
+    const monthly = h.rollover ? h.periods.reduce((n, q) => n + q, 0) : (h.periods.at(-1) ?? 0)
+    const wallet = a.wallet[0] as { monthly: number | string, purchased: number | string, debt: number | string } | undefined
+    if (Number(wallet?.purchased) !== purchased || Number(wallet?.monthly) !== monthly || Number(wallet?.debt) !== 0) {
+      throw new Error(`expected purchased ${purchased}, monthly ${monthly}, no debt; got ${JSON.stringify(wallet)}`)
+    }
+  }), { numRuns: RUNS })
+  t.same(await walletConsistency({ app }, project.id), [], 'every wallet equals its ledger and its lots')
+  t.pass(`${run} histories converged`)
+})
