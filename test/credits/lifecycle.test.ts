@@ -121,6 +121,51 @@ t.test('a plan: the paid invoice grants the period, a renewal resets it, a cance
   t.same(await walletConsistency(shop, shop.project.id), [])
 })
 
+t.test('a plan change: an upgrade grants the difference at once (once, with or without proration), a downgrade waits for the next paid invoice', async (t) => {
+  const shop = await creditShop(t)
+  await put(shop, `plans/${shop.monthly.id}`, { credits_per_period: 100 })
+  await put(shop, `plans/${shop.monthlyPremium.id}`, { credits_per_period: 300 })
+  const sub = await subscribe(shop, 'gil')
+  await shop.local.idle()
+  t.equal((await creditsCall(shop, shop.key, 'POST', '/consume', { end_user_id: 'gil', amount: 40 })).statusCode, 200)
+
+  const change = async (priceId: string, proration: string) => {
+    const res = await endUserCall(shop, 'gil', 'POST', 'update-subscription', { price_id: priceId, proration_behavior: proration })
+    t.equal(res.statusCode, 200, `update-subscription to ${priceId}: ${res.body}`)
+    await shop.local.idle()
+  }
+  // Billed at once: the proration invoice is paid, and grants nothing of its own (no reset of the period).
+  await change(shop.monthlyPremium.id, 'always_invoice')
+  let b = await balanceOf(shop, shop.key, 'gil')
+  t.equal(b.monthly, 260, 'the 60 left, and the difference of 200 at once; nothing reset')
+  const invoices = await queryRows<{ n: number }>(shop.app.db, sql`select count(*)::int as n from transactions where project_id = ${shop.project.id} and stripe_invoice_id is not null`)
+  t.equal(invoices[0]?.n, 2, 'the proration invoice is recorded as a payment')
+
+  // Down, then up again in the same period: the period already held the larger plan's credits.
+  await change(shop.monthly.id, 'none')
+  t.equal((await balanceOf(shop, shop.key, 'gil')).monthly, 260, 'a downgrade takes nothing back')
+  await change(shop.monthlyPremium.id, 'none')
+  t.equal((await balanceOf(shop, shop.key, 'gil')).monthly, 260, 'back up within the period: nothing more')
+  await change(shop.monthly.id, 'create_prorations')
+
+  // The next paid invoice is the smaller plan's: the period resets to 100.
+  await localAction(shop.local, `/subscriptions/${sub.id}/renew`)
+  await shop.local.idle()
+  b = await balanceOf(shop, shop.key, 'gil')
+  t.equal(b.monthly, 100, 'the downgrade applies at the next paid invoice')
+  const entries = (await ledgerOf(shop, shop.key, 'gil')).map((e) => [e.kind, e.amount, e.description])
+  t.same(entries, [['grant', 100, 'Pro'], ['consume', -40, null], ['grant', 200, 'Premium (plan change)'], ['reset', -60, 'new period'], ['reset', -200, 'new period'], ['grant', 100, 'Pro']])
+
+  // Replayed events change nothing: every grant has one source.
+  const events = await queryRows<{ id: string }>(shop.app.db, sql`select id from webhook_events where project_id = ${shop.project.id} and type in ('customer.subscription.updated', 'invoice.paid')`)
+  for (const e of events) {
+    const res = await shop.app.inject({ method: 'POST', url: `/api/v1/payments/stripe/projects/${shop.project.id}/events/${e.id}/replay?test_mode=true`, headers: shop.dev.headers })
+    t.ok(res.statusCode < 300, `replay ${e.id}: ${res.statusCode}`)
+  }
+  t.equal((await balanceOf(shop, shop.key, 'gil')).monthly, 100, 'replays grant nothing twice')
+  t.same(await walletConsistency(shop, shop.project.id), [])
+})
+
 t.test('credits:recompute --check finds no drift after real lifecycles, and finds (and without --check repairs) a wallet that disagrees with its ledger', async (t) => {
   const { recomputeCredits } = await import('../../src/jobs/credits-recompute.ts')
   const shop = await creditShop(t)

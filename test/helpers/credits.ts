@@ -21,7 +21,7 @@ export async function creditsCall (shop: Pick<Shop, 'app'>, key: string, method:
 }
 
 export interface BalanceView { monthly: number, purchased: number, bonus: number, total: number, reserved: number, available: number, debt: number, next_reset_at: string | null, expiring: Array<{ amount: number, expires_at: string }> }
-export interface LedgerEntry { seq: number, kind: string, bucket: string | null, amount: number, source: string | null, balance_after: { monthly: number, purchased: number, bonus: number, total: number, reserved: number, debt: number } }
+export interface LedgerEntry { seq: number, kind: string, bucket: string | null, amount: number, source: string | null, description: string | null, balance_after: { monthly: number, purchased: number, bonus: number, total: number, reserved: number, debt: number } }
 
 export async function balanceOf (shop: Pick<Shop, 'app'>, key: string, endUserId: string): Promise<BalanceView> {
   const res = await creditsCall(shop, key, 'GET', `/balances/${encodeURIComponent(endUserId)}`)

@@ -16,7 +16,7 @@ interface Who { end_user: string | null, customer: string | null }
 
 export type CreditOp =
   | Owner & Who & { op: 'purchase', amount: number, source: string, payment_intent: string | null, paid: number | null, expires_at: string | null, description: string | null }
-  | Owner & Who & { op: 'plan_invoice', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null, payment_intent: string | null, paid: number | null }
+  | Owner & Who & { op: 'plan_invoice', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null, payment_intent: string | null, paid: number | null, description?: string }
   | Owner & Who & { op: 'trial', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null }
   | Owner & { op: 'refund', payment_intent: string, refunded: number, paid: number, description: string }
   | Owner & Who & { op: 'close', source: string, description: string }
@@ -74,10 +74,15 @@ export function purchaseOp (owner: Owner, who: Who, metadata: Stripe.Metadata | 
 
 const iso = (unix: number | null | undefined): string | null => (typeof unix === 'number' ? new Date(unix * 1000).toISOString() : null)
 
-/** The recurring line of a subscription invoice: its price, quantity and period (current and older API versions). */
+/**
+ * The recurring line of a subscription invoice: its price, quantity and period (current and older API
+ * versions). Proration lines are no plan's period: a plan change's invoice grants nothing (the change
+ * itself tops the period up, planChangeOp), and a renewal that carries prorations grants its new period.
+ */
 export function planLineOf (invoice: Stripe.Invoice): { price: string, quantity: number, start: number | null, end: number | null } | null {
   for (const line of invoice.lines?.data ?? []) {
-    const legacy = line as unknown as { price?: { id?: string } | null, plan?: { id?: string } | null }
+    const legacy = line as unknown as { price?: { id?: string } | null, plan?: { id?: string } | null, proration?: boolean }
+    if (line.parent?.subscription_item_details?.proration === true || legacy.proration === true) continue
     const price = line.pricing?.price_details?.price ?? legacy.price?.id ?? legacy.plan?.id
     const id = typeof price === 'string' ? price : (price as { id?: string } | undefined)?.id
     if (!id) continue
@@ -105,13 +110,63 @@ export function planInvoiceOp (owner: Owner, who: Who, invoice: Stripe.Invoice, 
   }
 }
 
-/** A subscription seen trialing: the plan's trial credits, once per subscription. */
-export function trialOp (owner: Owner, who: Who, sub: Stripe.Subscription): CreditOp | null {
-  if (sub.status !== 'trialing' || (!who.end_user && !who.customer)) return null
+/** A subscription's first item: its price (or legacy plan), quantity and current period (on the item since 2025-03-31, on the subscription before). */
+function planItemOf (sub: Stripe.Subscription): { price: string, quantity: number, start: number | null, end: number | null } | null {
   const item = sub.items?.data?.[0]
   const price = item?.price?.id ?? (item as unknown as { plan?: { id?: string } } | undefined)?.plan?.id
   if (!price) return null
-  return { op: 'trial', ...owner, ...who, price, quantity: item?.quantity ?? 1, source: `trial:${sub.id}`, period_start: iso(sub.trial_start), period_end: iso(sub.trial_end) }
+  const legacy = sub as unknown as { current_period_start?: number, current_period_end?: number }
+  return { price, quantity: item?.quantity ?? 1, start: item?.current_period_start ?? legacy.current_period_start ?? null, end: item?.current_period_end ?? legacy.current_period_end ?? null }
+}
+
+/** A subscription seen trialing: the plan's trial credits, once per subscription. */
+export function trialOp (owner: Owner, who: Who, sub: Stripe.Subscription): CreditOp | null {
+  if (sub.status !== 'trialing' || (!who.end_user && !who.customer)) return null
+  const item = planItemOf(sub)
+  if (!item) return null
+  return { op: 'trial', ...owner, ...who, price: item.price, quantity: item.quantity, source: `trial:${sub.id}`, period_start: iso(sub.trial_start), period_end: iso(sub.trial_end) }
+}
+
+/**
+ * Whether previous_attributes show another price or quantity than the item's now. A renewal's update
+ * names the items too (their periods moved) with the same price: that is no change of plan.
+ */
+function planChanged (previous: Record<string, unknown>, now: { price: string, quantity: number }): boolean {
+  const items = previous.items as { data?: Array<{ price?: { id?: string }, plan?: { id?: string }, quantity?: number }> } | undefined
+  const before = items?.data?.[0]
+  if (before) {
+    const price = before.price?.id ?? before.plan?.id
+    if ((price !== undefined && price !== now.price) || (before.quantity !== undefined && before.quantity !== now.quantity)) return true
+  }
+  const plan = previous.plan as { id?: string } | undefined
+  return (plan?.id !== undefined && plan.id !== now.price) || (typeof previous.quantity === 'number' && previous.quantity !== now.quantity)
+}
+
+/**
+ * An active subscription whose price or quantity changed (the event's previous_attributes hold the
+ * old ones): the current period is topped up to the new plan's credits. The engine
+ * grants credits_per_period × quantity minus what the period's monthly lots already hold, so an
+ * upgrade grants the difference at once and a downgrade grants nothing (the next paid invoice grants
+ * the smaller plan). A change that restarts the period (monthly ↔ yearly) grants the new period.
+ * Source: one per subscription, period, price and quantity, so a change back and forth grants once.
+ */
+export function planChangeOp (owner: Owner, who: Who, sub: Stripe.Subscription, previous: Record<string, unknown> | null | undefined): CreditOp | null {
+  if (sub.status !== 'active' || (!who.end_user && !who.customer) || !previous) return null
+  const item = planItemOf(sub)
+  if (!item || item.start === null || !planChanged(previous, item)) return null
+  return {
+    op: 'plan_invoice',
+    ...owner,
+    ...who,
+    price: item.price,
+    quantity: item.quantity,
+    source: `plan_change:${sub.id}:${item.start}:${item.price}:${item.quantity}`,
+    period_start: iso(item.start),
+    period_end: iso(item.end),
+    payment_intent: null,
+    paid: null,
+    description: 'plan change',
+  }
 }
 
 /** A deleted subscription: its monthly credits expire. */

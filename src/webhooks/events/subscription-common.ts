@@ -20,9 +20,9 @@ export const subscriptionOwner = (scope: EffectScope, sub: Stripe.Subscription) 
 /**
  * The subscription events carry the whole object: the row follows it (status, price, periods,
  * cancellation), newer `created` winning. Only a same-second tie needs Stripe's current copy.
- * `credits` says what the event means for the end user's credits (a trial's, a cancellation's).
+ * `credits` says what the event means for the end user's credits (a trial's, a plan change's, a cancellation's).
  */
-export function subscriptionEvent<T extends SubscriptionEventType> (credits?: (scope: EffectScope, sub: Stripe.Subscription) => CreditOp | null): EventDefinition<T, Stripe.Subscription> {
+export function subscriptionEvent<T extends SubscriptionEventType> (credits?: (scope: EffectScope, sub: Stripe.Subscription, event: EventOf<T>) => Array<CreditOp | null>): EventDefinition<T, Stripe.Subscription> {
   const subscriptionOf = (event: EventOf<T>): Stripe.Subscription => (event as EventOf<SubscriptionEventType>).data.object
   return {
     object: SubscriptionObject,
@@ -32,7 +32,7 @@ export function subscriptionEvent<T extends SubscriptionEventType> (credits?: (s
     },
     effects (scope, event, fresh) {
       const sub = fresh ?? subscriptionOf(event)
-      return [subscriptionEffect(scope, sub, fresh !== undefined), ...creditEffects(credits ? credits(scope, sub) : null)]
+      return [subscriptionEffect(scope, sub, fresh !== undefined), ...creditEffects(...(credits ? credits(scope, sub, event) : []))]
     },
   }
 }
