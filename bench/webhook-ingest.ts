@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -28,6 +28,8 @@ const SPREAD = Number(process.env.BENCH_PROJECTS ?? 1000)
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2)
 /** Events per statement in the batched pgbench run (about what the service's batches hold at this load: bench/RESULTS.md). */
 const PGBENCH_BATCH = Number(process.env.BENCH_PGBENCH_BATCH ?? 16)
+/** Alternated pairs of runs without and with credit grants in the mix (0: none). */
+const CREDIT_PAIRS = Number(process.env.BENCH_CREDIT_PAIRS ?? 2)
 const MIX: Array<[string, number]> = [['invoice.paid', 40], ['customer.subscription.updated', 25], ['payment_intent.succeeded', 25], ['invoice.payment_failed', 10]]
 const ID = /\b(evt|in|sub|pi|ch|cus|cs|py|il|si)_[A-Za-z0-9]{8,}\b/g
 
@@ -95,7 +97,30 @@ function postgresCpuSeconds (): number {
 
 export interface Prepared { projectIndex: number, body: string, id: string }
 
-export function makeEvents (tpl: Map<string, string>, count: number, projects: number, tag: string): { list: Prepared[], distinct: number } {
+/**
+ * With credits, the events name an end user (one of 1,000 per project), every invoice's price is a
+ * plan of the project (benchCreditPlans) and every one-time payment is a purchase of 500 credits, so
+ * each invoice.paid and payment_intent.succeeded grants a lot: half of the mix writes the ledger.
+ */
+function withCredits (body: string, i: number, projects: number): string {
+  const event = JSON.parse(body) as { type: string, data: { object: Record<string, any> } }
+  const object = event.data.object
+  const endUser = { end_user_id: `u${Math.floor(i / projects) % 1000}` }
+  if (event.type.startsWith('invoice.')) object.parent = { ...object.parent, subscription_details: { ...object.parent?.subscription_details, metadata: endUser } }
+  if (event.type === 'payment_intent.succeeded') object.metadata = { ...endUser, transaction_id: randomUUID(), credits: '500' }
+  if (event.type === 'customer.subscription.updated') object.metadata = endUser
+  return JSON.stringify(event)
+}
+
+/** The price of the history's invoices: made a plan of each bench project for the runs with credits. */
+export const invoicePriceOf = (tpl: Map<string, string>): string => {
+  const invoice = JSON.parse(tpl.get('invoice.paid') ?? '{}') as { data: { object: { lines: { data: Array<{ pricing: { price_details: { price: string } } }> } } } }
+  const price = invoice.data.object.lines.data[0]?.pricing.price_details.price
+  if (!price) throw new Error('the history\'s invoice names no price')
+  return price
+}
+
+export function makeEvents (tpl: Map<string, string>, count: number, projects: number, tag: string, credits = false): { list: Prepared[], distinct: number } {
   const weights = MIX.flatMap(([type, w]) => Array.from({ length: w }, () => type))
   const distinctCount = Math.round(count / 1.1)
   const list: Prepared[] = []
@@ -104,7 +129,8 @@ export function makeEvents (tpl: Map<string, string>, count: number, projects: n
     const template = tpl.get(type)
     if (!template) throw new Error(`no ${type} in the history`)
     const suffix = `${tag}${i.toString(36)}`
-    const body = template.replace(ID, (whole, prefix: string) => `${prefix}_${whole.slice(prefix.length + 1, prefix.length + 9)}${suffix}`)
+    const cloned = template.replace(ID, (whole, prefix: string) => `${prefix}_${whole.slice(prefix.length + 1, prefix.length + 9)}${suffix}`)
+    const body = credits ? withCredits(cloned, i, projects) : cloned
     list.push({ projectIndex: i % projects, body, id: (JSON.parse(body) as { id: string }).id })
   }
   // 10 % duplicates, each a little after its original (as Stripe's retries and double sends arrive).
@@ -255,6 +281,25 @@ export async function webhookIngest (): Promise<string[]> {
       say(`  ${''.padEnd(28)} CPU per event: service ${r.serviceCpuUs.toFixed(0)} µs (kernel ${r.serviceSystemUs.toFixed(0)} µs), PostgreSQL ${r.postgresCpuUs.toFixed(0)} µs, load generator and Stripe stub ${r.generatorCpuUs.toFixed(0)} µs; ${r.commitsPerEvent.toFixed(3)} commits per event`)
     }
     say(`  invoice reads from the Stripe stub: ${stub.reads()}`)
+
+    if (CREDIT_PAIRS > 0) {
+      // The same spread load without and with credit grants, alternated: the grants' cost is their difference.
+      const price = invoicePriceOf(tpl)
+      await sql`insert into credit_plans (project_id, mode, price_id, product_id, credits_per_period, currency, interval)
+        select p.id, 'test', ${price}, 'prod_bench', 100, 'usd', 'month' from projects p where p.id = any(${projects.map((p) => p.id)}::uuid[])`
+      const pairs: Array<{ without: Run, with: Run }> = []
+      for (let i = 0; i < CREDIT_PAIRS; i++) {
+        const plain = makeEvents(tpl, EVENTS, projects.length, `p${i}`)
+        const without = await drive('without credits', all, plain.list, plain.distinct, projects, sql, pids)
+        const granting = makeEvents(tpl, EVENTS, projects.length, `c${i}`, true)
+        const withGrants = await drive('with credit grants', all, granting.list, granting.distinct, projects, sql, pids)
+        pairs.push({ without, with: withGrants })
+        say(`  pair ${i + 1}: without credits ${without.rps.toFixed(0)} events/s (p99 ${without.p99.toFixed(1)} ms), with credit grants ${withGrants.rps.toFixed(0)} events/s (p99 ${withGrants.p99.toFixed(1)} ms); non-2xx ${without.non2xx + withGrants.non2xx}, recorded ${withGrants.recorded}/${withGrants.distinct}`)
+      }
+      const [lots] = await sql<Array<{ n: number, purchased: number, monthly: number }>>`select count(*)::int as n, count(*) filter (where bucket = 'purchased')::int as purchased, count(*) filter (where bucket = 'monthly')::int as monthly from credit_lots`
+      const total = (key: 'with' | 'without') => pairs.reduce((n, p) => n + p[key].rps, 0)
+      say(`  credit grants: ${lots?.n ?? 0} lots written (${lots?.purchased ?? 0} purchased, ${lots?.monthly ?? 0} monthly); ingest with grants / without: ${(total('with') / total('without')).toFixed(3)} (sum of ${pairs.length} alternated pairs)`)
+    }
 
     const payload = tpl.get('invoice.paid') ?? '{}'
     await sql`create table bench_payload as select ${payload}::text as payload`
