@@ -2,6 +2,7 @@ import { execSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
 import { checkoutOverhead } from './checkout-overhead.ts'
 import { clientResolution } from './client-resolution.ts'
+import { creditReads } from './credit-reads.ts'
 import { creditsBench } from './credits.ts'
 import { dashboardReads } from './dashboard-reads.ts'
 import { pgliteIngest } from './pglite-ingest.ts'
@@ -16,3 +17,4 @@ await dashboardReads()
 await clientResolution()
 await checkoutOverhead()
 await creditsBench()
+await creditReads()

@@ -64,14 +64,20 @@ export async function balance (db: Executor, w: Wallet, endUserId: string): Prom
 }
 
 
-/** One page of a wallet's ledger, newest first (`before`: entries with a smaller seq). */
+/**
+ * One page of a wallet's ledger, newest first (`before`: entries with a smaller seq): an index range of
+ * (wallet, seq), or of (wallet, kind, seq) with a kind, whatever the ledger's length. Two statements, not
+ * one with `kind is null or …`: a prepared statement's generic plan cannot use an index for an optional
+ * condition, and read the whole wallet to sort it (bench:credit-reads: 281 ms at 1 M entries).
+ */
 export async function ledgerPage (db: Executor, w: Wallet, endUserId: string, limit: number, before: number | null, kind: string | null): Promise<LedgerRow[]> {
-  return runRows<LedgerRow>(db, q`select l.id, l.seq, l.kind, l.bucket, l.amount, l.monthly_after, l.purchased_after, l.bonus_after, l.reserved_after, l.debt_after,
-      l.lot_id, l.source, l.description, l.created_at
-    from credit_wallets cw join credit_ledger l on l.wallet_id = cw.id
-    where cw.project_id = ${w.projectId}::uuid and cw.mode = ${w.mode}::text and cw.end_user_id = ${endUserId}::text
-      and (${before}::bigint is null or l.seq < ${before}::bigint) and (${kind}::text is null or l.kind = ${kind}::text)
-    order by l.seq desc limit ${limit}::int`)
+  const wallet = q`(select cw.id from credit_wallets cw where cw.project_id = ${w.projectId}::uuid and cw.mode = ${w.mode}::text and cw.end_user_id = ${endUserId}::text)`
+  const below = before ?? Number.MAX_SAFE_INTEGER
+  const columns = q`select l.id, l.seq, l.kind, l.bucket, l.amount, l.monthly_after, l.purchased_after, l.bonus_after, l.reserved_after, l.debt_after,
+      l.lot_id, l.source, l.description, l.created_at from credit_ledger l`
+  return kind === null
+    ? runRows<LedgerRow>(db, q`${columns} where l.wallet_id = ${wallet} and l.seq < ${below}::bigint order by l.seq desc limit ${limit}::int`)
+    : runRows<LedgerRow>(db, q`${columns} where l.wallet_id = ${wallet} and l.kind = ${kind}::text and l.seq < ${below}::bigint order by l.seq desc limit ${limit}::int`)
 }
 
 /** Closes what is due (expired lots, reservations past their TTL) in up to `limit` wallets; how many it settled. */
