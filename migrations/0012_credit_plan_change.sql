@@ -80,3 +80,58 @@ BEGIN
     op->>'payment_intent', NOT p_trial);
 END
 $$;
+--> statement-breakpoint
+
+-- The end user an operation names, or the one our checkout linked to its Stripe customer. PL/pgSQL so
+-- that an operation naming its end user costs no query (the SQL function planned its lookup on every
+-- call: 62 µs of a grant's 355).
+CREATE OR REPLACE FUNCTION credits_end_user(op jsonb) RETURNS text LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  IF op->>'end_user' IS NOT NULL THEN RETURN op->>'end_user'; END IF;
+  RETURN (SELECT c.end_user_id FROM customers c
+    WHERE c.project_id = (op->>'project')::uuid AND c.mode = op->>'mode' AND c.stripe_customer_id = op->>'customer' LIMIT 1);
+END
+$$;
+--> statement-breakpoint
+
+-- PL/pgSQL for the same reason: a SQL function's UPDATE was planned on every save (63 µs; now its plan is cached).
+CREATE OR REPLACE FUNCTION credits_save(w credit_wallets) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE credit_wallets SET monthly = w.monthly, purchased = w.purchased, bonus = w.bonus, reserved = w.reserved, debt = w.debt,
+    seq = w.seq, next_reset_at = w.next_reset_at, updated_at = now()
+  WHERE id = w.id;
+END
+$$;
+--> statement-breakpoint
+
+-- The same for every SQL function a consume or a read runs: a plan cached per connection instead of one per call.
+CREATE OR REPLACE FUNCTION credits_balance(w credit_wallets) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN jsonb_build_object(
+    'end_user_id', w.end_user_id, 'monthly', w.monthly, 'purchased', w.purchased, 'bonus', w.bonus,
+    'total', w.monthly + w.purchased + w.bonus, 'reserved', w.reserved, 'debt', w.debt,
+    'available', greatest(w.monthly + w.purchased + w.bonus - w.reserved - w.debt, 0),
+    'next_reset_at', w.next_reset_at,
+    'expiring', coalesce((SELECT jsonb_agg(jsonb_build_object('amount', e.amount, 'expires_at', e.expires_at) ORDER BY e.expires_at)
+      FROM (SELECT sum(remaining) AS amount, expires_at FROM credit_lots WHERE wallet_id = w.id AND remaining > 0 AND expires_at IS NOT NULL AND expires_at > now()
+            GROUP BY expires_at ORDER BY expires_at LIMIT 10) e), '[]'::jsonb));
+END
+$$;
+--> statement-breakpoint
+
+CREATE OR REPLACE FUNCTION credits_remembered(p_project uuid, p_mode text, p_key text, p_fingerprint text) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT CASE WHEN r.fingerprint = p_fingerprint THEN jsonb_build_object('status', r.status, 'body', r.response::jsonb, 'replayed', true)
+      ELSE jsonb_build_object('status', 409, 'code', 'idempotency_key_reused') END
+    FROM credit_requests r WHERE r.project_id = p_project AND r.mode = p_mode AND r.key = p_key);
+END
+$$;
+--> statement-breakpoint
+
+CREATE OR REPLACE FUNCTION credits_remember(p_project uuid, p_mode text, p_key text, p_fingerprint text, p_status int, p_body jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO credit_requests (project_id, mode, key, fingerprint, status, response) VALUES (p_project, p_mode, p_key, p_fingerprint, p_status, p_body::text);
+  RETURN jsonb_build_object('status', p_status, 'body', p_body);
+END
+$$;
