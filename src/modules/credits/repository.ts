@@ -57,28 +57,14 @@ export const adjust = (db: Executor, w: Wallet, endUserId: string, amount: numbe
  * Lots past their expiry that no change has closed yet are left out, as the next change will close them.
  */
 export async function balance (db: Executor, w: Wallet, endUserId: string): Promise<Record<string, unknown>> {
-  const [row] = await runRows<{ r: Record<string, unknown> }>(db, q`select coalesce(
-      (select credits_balance_due(cw) from credit_wallets cw where cw.project_id = ${w.projectId}::uuid and cw.mode = ${w.mode}::text and cw.end_user_id = ${endUserId}::text),
-      credits_empty_balance(${endUserId}::text)) as r`)
+  const [row] = await runRows<{ r: Record<string, unknown> }>(db, q`select credits_balance_of(${w.projectId}::uuid, ${w.mode}::text, ${endUserId}::text) as r`)
   return row?.r ?? {}
 }
 
-
-/**
- * One page of a wallet's ledger, newest first (`before`: entries with a smaller seq): an index range of
- * (wallet, seq), or of (wallet, kind, seq) with a kind, whatever the ledger's length. Two statements, not
- * one with `kind is null or …`: a prepared statement's generic plan cannot use an index for an optional
- * condition, and read the whole wallet to sort it (bench:credit-reads: 281 ms at 1 M entries).
- */
-export async function ledgerPage (db: Executor, w: Wallet, endUserId: string, limit: number, before: number | null, kind: string | null): Promise<LedgerRow[]> {
-  const wallet = q`(select cw.id from credit_wallets cw where cw.project_id = ${w.projectId}::uuid and cw.mode = ${w.mode}::text and cw.end_user_id = ${endUserId}::text)`
-  const below = before ?? Number.MAX_SAFE_INTEGER
-  const columns = q`select l.id, l.seq, l.kind, l.bucket, l.amount, l.monthly_after, l.purchased_after, l.bonus_after, l.reserved_after, l.debt_after,
-      l.lot_id, l.source, l.description, l.created_at from credit_ledger l`
-  return kind === null
-    ? runRows<LedgerRow>(db, q`${columns} where l.wallet_id = ${wallet} and l.seq < ${below}::bigint order by l.seq desc limit ${limit}::int`)
-    : runRows<LedgerRow>(db, q`${columns} where l.wallet_id = ${wallet} and l.kind = ${kind}::text and l.seq < ${below}::bigint order by l.seq desc limit ${limit}::int`)
-}
+/** One page of a wallet's ledger, newest first (`before`: entries with a smaller seq), an index range however long the ledger (migration 0013). */
+export const ledgerPage = (db: Executor, w: Wallet, endUserId: string, limit: number, before: number | null, kind: string | null): Promise<LedgerRow[]> =>
+  runRows<LedgerRow>(db, q`select id, seq, kind, bucket, amount, monthly_after, purchased_after, bonus_after, reserved_after, debt_after, lot_id, source, description, created_at
+    from credits_ledger_page(${w.projectId}::uuid, ${w.mode}::text, ${endUserId}::text, ${limit}::int, ${before}::bigint, ${kind}::text)`)
 
 /** Closes what is due (expired lots, reservations past their TTL) in up to `limit` wallets; how many it settled. */
 export async function sweep (db: Executor, limit: number): Promise<number> {
