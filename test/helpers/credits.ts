@@ -56,3 +56,47 @@ export async function walletConsistency (shop: Pick<Shop, 'app'>, projectId: str
         and w.purchased = (select coalesce(sum(remaining), 0) from credit_lots where wallet_id = w.id and bucket = 'purchased')
         and w.bonus = (select coalesce(sum(remaining), 0) from credit_lots where wallet_id = w.id and bucket = 'bonus'))`)
 }
+
+export interface CreditSnapshot {
+  wallets: Array<{ mode: string, end_user_id: string, monthly: number, purchased: number, bonus: number, reserved: number, debt: number, next_reset_at: string | null }>
+  lots: Array<{ end_user_id: string, source: string, bucket: string, granted: number, remaining: number, taken_back: number, paid_amount: number | null,
+    payment_intent: string | null, period_start: string | null, expires_at: string | null, grants: number }>
+  /** What the ledger adds up to per wallet, kind and bucket (sums: how many entries a take-back took depends on the order). */
+  ledger: Array<{ end_user_id: string, kind: string, bucket: string | null, amount: number }>
+  /** Refunds still waiting for a purchase to be granted (those of payments that bought no credits). */
+  pending: Array<{ source: string, refunded: number, paid: number }>
+}
+
+const numberOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v))
+const byText = <T>(key: (row: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0)
+
+/**
+ * A project's credits as far as they do not depend on the order its events arrived in: wallets, lots
+ * (with the grant entries each has), the ledger's sums and the pending refunds, without ids and times of writing.
+ */
+export async function creditSnapshot (shop: Pick<Shop, 'app'>, projectId: string): Promise<CreditSnapshot> {
+  const wallets = await queryRows<Record<string, unknown>>(shop.app.db, sql`select mode, end_user_id, monthly, purchased, bonus, reserved, debt,
+      (next_reset_at at time zone 'UTC')::text as next_reset_at
+    from credit_wallets where project_id = ${projectId}`)
+  const lots = await queryRows<Record<string, unknown>>(shop.app.db, sql`select w.end_user_id, l.source, l.bucket, l.granted, l.remaining, l.taken_back, l.paid_amount,
+      l.stripe_payment_intent_id as payment_intent, (l.period_start at time zone 'UTC')::text as period_start, (l.expires_at at time zone 'UTC')::text as expires_at,
+      (select count(*) from credit_ledger e where e.lot_id = l.id and e.kind = 'grant') as grants
+    from credit_lots l join credit_wallets w on w.id = l.wallet_id where l.project_id = ${projectId}`)
+  const ledger = await queryRows<Record<string, unknown>>(shop.app.db, sql`select w.end_user_id, e.kind, e.bucket, sum(e.amount) as amount
+    from credit_ledger e join credit_wallets w on w.id = e.wallet_id where w.project_id = ${projectId} group by 1, 2, 3`)
+  const pending = await queryRows<Record<string, unknown>>(shop.app.db, sql`select source, refunded, paid from credit_pending_refunds where project_id = ${projectId}`)
+  return {
+    wallets: wallets.map((w) => ({
+      mode: String(w.mode), end_user_id: String(w.end_user_id), monthly: Number(w.monthly), purchased: Number(w.purchased), bonus: Number(w.bonus),
+      reserved: Number(w.reserved), debt: Number(w.debt), next_reset_at: w.next_reset_at === null ? null : String(w.next_reset_at),
+    })).sort(byText((w) => `${w.mode}|${w.end_user_id}`)),
+    lots: lots.map((l) => ({
+      end_user_id: String(l.end_user_id), source: String(l.source), bucket: String(l.bucket), granted: Number(l.granted), remaining: Number(l.remaining),
+      taken_back: Number(l.taken_back), paid_amount: numberOrNull(l.paid_amount), payment_intent: l.payment_intent === null ? null : String(l.payment_intent),
+      period_start: l.period_start === null ? null : String(l.period_start), expires_at: l.expires_at === null ? null : String(l.expires_at), grants: Number(l.grants),
+    })).sort(byText((l) => l.source)),
+    ledger: ledger.map((e) => ({ end_user_id: String(e.end_user_id), kind: String(e.kind), bucket: e.bucket === null ? null : String(e.bucket), amount: Number(e.amount) }))
+      .sort(byText((e) => `${e.end_user_id}|${e.kind}|${e.bucket ?? ''}`)),
+    pending: pending.map((p) => ({ source: String(p.source), refunded: Number(p.refunded), paid: Number(p.paid) })).sort(byText((p) => p.source)),
+  }
+}

@@ -6,13 +6,15 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
 import { openDatabase, queryRows, type Database } from '../../src/platform/db/client.ts'
+import { recomputeCredits } from '../../src/jobs/credits-recompute.ts'
 import { recomputeStats } from '../../src/jobs/stats-recompute.ts'
 import { startStripeLocal, type LocalAccount } from '../../stripe-local/index.ts'
 import { developerToken } from '../helpers/app.ts'
+import { creditSnapshot, walletConsistency } from '../helpers/credits.ts'
 import { projectSnapshot, signed } from '../helpers/webhooks.ts'
 import {
-  generateHistory, historyReceiver, newCounters, pool, restartPostgres, scratchDatabase, seeded, sendAll, serviceInstance, shuffle,
-  waitForPostgres, type Delivery, type Instance,
+  generateHistory, historyCredits, historyReceiver, newCounters, pool, restartPostgres, scratchDatabase, seeded, sendAll, serviceInstance, shuffle,
+  waitForPostgres, type CreditsShape, type Delivery, type HistoryCredits, type Instance, type PlanTerms,
 } from './helpers/harness.ts'
 
 /**
@@ -20,7 +22,10 @@ import {
  * events for many projects, each delivered 1–5 times in a shuffled order across the instances while
  * Postgres connections are terminated, Postgres restarts and one instance is SIGKILLed. Afterwards every
  * event is recorded once and every project's subscriptions, transactions and stats equal the in-order
- * result and stats:recompute.
+ * result and stats:recompute. Every other project sells credits (packages bought by checkout and by a
+ * payment intent alone, refunded in cumulative steps, and a plan paid for several periods): each grant
+ * made exactly once, its wallets equal to the in-order ones and to what the history grants by the
+ * rules, and no drift for credits:recompute.
  */
 
 const PROJECTS = Number(process.env.RELIABILITY_PROJECTS ?? 24)
@@ -29,7 +34,20 @@ const ENCRYPTION_KEY = randomBytes(32).toString('base64')
 const JWT_SECRET = randomBytes(32).toString('base64url')
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
-interface Project { index: number, account: LocalAccount, id: string, refId: string, secret: string, refSecret: string }
+interface Project { index: number, account: LocalAccount, id: string, refId: string, secret: string, refSecret: string, credits: CreditsShape | null }
+
+/** What a project with credits sells (every other project): the package's terms, the plan's subscribers and refunded purchases. */
+const creditsShape = (index: number): CreditsShape | null =>
+  index % 2 === 0 ? { packCredits: 100 + 10 * (index % 3), expiresInDays: index % 4 === 0 ? 180 : null, planSubscribers: 2, renewals: 3, purchases: 2 } : null
+/**
+ * The plan's terms for a project with credits: half of them roll unused credits over. Only those grant
+ * trial credits: a trial granted after a paid period of a plan that resets keeps its credits (the
+ * trial's grant is never reset as an older period), so it would not converge to the in-order wallet.
+ */
+const planTerms = (index: number, price: string): PlanTerms => {
+  const rollover = index % 4 === 2
+  return { price, creditsPerPeriod: 50 + index, trialCredits: rollover ? 20 : 0, rollover }
+}
 
 t.test('three instances, duplicated and shuffled deliveries, faults: nothing lost, nothing doubled', { timeout: 300_000, skip: process.env.RELIABILITY ? false : 'the reliability suite runs with npm run test:reliability (it restarts Postgres)' }, async (t) => {
   const started = Date.now()
@@ -98,17 +116,31 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
     const refProject = await refApi('POST', '/projects', { name: `Project ${index}` })
     const refId = String(refProject.id)
     await refApi('PUT', `/payments/stripe/projects/${refId}/config?test_mode=true`, { secret_key: account.test.secret_key, publishable_key: account.test.publishable_key, webhook_secret: refSecret })
-    projects.push({ index, account, id, refId, secret, refSecret })
+    projects.push({ index, account, id, refId, secret, refSecret, credits: creditsShape(index) })
   }
 
   // The history: every project's business at the local Stripe server, several projects at once.
   const receiver = await historyReceiver()
   closers.push(() => receiver.close())
+  const plans = new Map<number, PlanTerms>()
   await pool(projects, 6, async (p) => {
-    await generateHistory(local, p.account, receiver.url(String(p.index)), p.index + SEED, { subscribers: 4, oneTime: 3 })
+    const prices = await generateHistory(local, p.account, receiver.url(String(p.index)), p.index + SEED, { subscribers: 4, oneTime: 3, ...(p.credits ? { credits: p.credits } : {}) })
+    if (!p.credits || !prices.plan) return
+    // The catalog, through the public routes (which read the prices back from Stripe), before any event is delivered.
+    const plan = planTerms(p.index, prices.plan)
+    plans.set(p.index, plan)
+    const planBody = { credits_per_period: plan.creditsPerPeriod, trial_credits: plan.trialCredits, rollover: plan.rollover, name: 'Credits plan' }
+    const packBody = { credits: p.credits.packCredits, ...(p.credits.expiresInDays ? { expires_in_days: p.credits.expiresInDays } : {}), name: 'Credits pack' }
+    const base = (instances[p.index % instances.length] as Instance).url
+    await api(base, 'PUT', `/payments/stripe/projects/${p.id}/plans/${plan.price}?test_mode=true`, planBody, 200)
+    await api(base, 'PUT', `/payments/stripe/projects/${p.id}/packages/${prices.pack}?test_mode=true`, packBody, 200)
+    await refApi('PUT', `/payments/stripe/projects/${p.refId}/plans/${plan.price}?test_mode=true`, planBody)
+    await refApi('PUT', `/payments/stripe/projects/${p.refId}/packages/${prices.pack}?test_mode=true`, packBody)
   })
   await local.idle()
   const history = new Map(projects.map((p) => [p.index, receiver.bodies.get(String(p.index)) ?? []]))
+  // What each project's history grants, by the rules, from its events alone.
+  const creditHistories = new Map<number, HistoryCredits>(projects.filter((p) => p.credits).map((p) => [p.index, historyCredits(history.get(p.index) ?? [], plans.get(p.index) ?? null)]))
   const totalEvents = [...history.values()].reduce((n, b) => n + b.length, 0)
   t.comment(`history: ${totalEvents} events for ${PROJECTS} projects in ${Date.now() - started} ms`)
 
@@ -135,6 +167,16 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
     }
   }
   shuffle(deliveries, random)
+  // A refund sent before every event that grants its purchase is kept until the grant, then applied.
+  const firstSent = new Map<string, number>()
+  deliveries.forEach((d, i) => { if (!firstSent.has(d.key)) firstSent.set(d.key, i) })
+  let refundsSentFirst = 0
+  for (const p of projects) {
+    for (const purchase of creditHistories.get(p.index)?.purchases ?? []) {
+      const grantSent = Math.min(...purchase.grantEvents.map((e) => firstSent.get(`${p.id}:${e}`) ?? Infinity))
+      refundsSentFirst += purchase.refundEvents.filter((e) => (firstSent.get(`${p.id}:${e}`) ?? Infinity) < grantSent).length
+    }
+  }
 
   // The developer's dashboard stats, read from every instance while the events arrive (so each holds
   // month rows, sums and texts that the load then changes) and once more at the end, when they must
@@ -226,6 +268,41 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
   const drift = (await recomputeStats(observer.app.db, { check: true })).drift
   const refDrift = (await recomputeStats(ref.app.db, { check: true })).drift
 
+  // Credits: every grant of the history made once (one lot, one grant entry), none made that it does not
+  // name, every wallet as in order and as the rules say, the ledger adding up to each wallet.
+  let lotsLost = 0
+  let lotsUnexpected = 0
+  let grantsDoubled = 0
+  let creditsDiffering = 0
+  let creditsNotByRules = 0
+  let lotsChecked = 0
+  const inconsistent: Array<Record<string, unknown>> = []
+  for (const p of projects) {
+    const got = await creditSnapshot({ app: observer.app }, p.id)
+    const expected = await creditSnapshot({ app: ref.app }, p.refId)
+    inconsistent.push(...await walletConsistency({ app: observer.app }, p.id))
+    grantsDoubled += got.lots.filter((l) => l.grants !== 1).length
+    lotsChecked += got.lots.length
+    const rules = creditHistories.get(p.index)?.lots ?? []
+    const sources = new Set(got.lots.map((l) => l.source))
+    lotsLost += rules.filter((l) => !sources.has(l.source)).length
+    lotsUnexpected += got.lots.filter((l) => !rules.some((r) => r.source === l.source)).length
+    const asRules = got.lots.map(({ end_user_id, source, bucket, granted, remaining, taken_back }) => ({ end_user_id, source, bucket, granted, remaining, taken_back }))
+    if (JSON.stringify(asRules) !== JSON.stringify(rules)) {
+      creditsNotByRules++
+      if (creditsNotByRules <= 2) t.same(asRules, rules, `project ${p.index}: the lots the history grants by the rules`)
+    }
+    if (JSON.stringify(got) !== JSON.stringify(expected)) {
+      creditsDiffering++
+      if (creditsDiffering <= 2) t.same(got, expected, `project ${p.index}: the same credits as in order`)
+    }
+  }
+  const creditCheck = await recomputeCredits(observer.app.db, { check: true })
+  const refCreditDrift = (await recomputeCredits(ref.app.db, { check: true })).drift
+  const historyGrants = [...creditHistories.values()]
+  const creditPurchases = historyGrants.flatMap((h) => h.purchases)
+  const creditRefunds = creditPurchases.filter((c) => c.refunded > 0)
+
   const table: Array<[string, string | number]> = [
     ['projects', PROJECTS],
     ['events (distinct)', distinct.size],
@@ -243,6 +320,16 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
     ['doubled (applied twice)', doubledAnswers.length],
     ['projects differing from in-order', differing],
     ['stats drift rows (recompute)', drift.length],
+    ['projects with credits', creditHistories.size],
+    ['credit purchases (of them by payment intent alone)', `${creditPurchases.length} (${creditPurchases.filter((c) => c.grantEvents.length === 1).length})`],
+    ['plan periods paid, trials', `${historyGrants.reduce((n, h) => n + h.invoices, 0)}, ${historyGrants.reduce((n, h) => n + h.trials, 0)}`],
+    ['refunded purchases (partly, fully)', `${creditRefunds.length} (${creditRefunds.filter((c) => c.refunded < c.paid).length}, ${creditRefunds.filter((c) => c.refunded >= c.paid).length})`],
+    ['charge.refunded of purchases (sent before the grant)', `${creditRefunds.reduce((n, c) => n + c.refundEvents.length, 0)} (${refundsSentFirst})`],
+    ['credit lots (ledger entries checked)', `${lotsChecked} (${creditCheck.entries})`],
+    ['grants lost, made without a source, doubled', `${lotsLost}, ${lotsUnexpected}, ${grantsDoubled}`],
+    ['projects whose credits differ from in-order', creditsDiffering],
+    ['projects whose lots differ from the rules', creditsNotByRules],
+    ['credits drift rows (recompute)', creditCheck.drift.length],
     ['instance crashes (unplanned, restarted)', instances.reduce((n, i) => n + i.exits.length, 0)],
     ['faults injected', faults.filter((f) => !f.includes('skipped')).length],
     ['load time', `${(loadMs / 1000).toFixed(1)} s (${Math.round(sent.attempts / (loadMs / 1000))} req/s)`],
@@ -264,6 +351,15 @@ t.test('three instances, duplicated and shuffled deliveries, faults: nothing los
   t.equal(differing, 0, 'every project equals the in-order result')
   t.same(drift, [], 'stats equal stats:recompute')
   t.same(refDrift, [], 'the in-order reference equals stats:recompute too')
+  t.equal(lotsLost, 0, 'every grant the history names was made')
+  t.equal(lotsUnexpected, 0, 'no grant the history does not name')
+  t.equal(grantsDoubled, 0, 'every lot granted once (one grant entry each)')
+  t.equal(creditsDiffering, 0, 'every project\'s wallets, lots, ledger sums and pending refunds equal the in-order result')
+  t.equal(creditsNotByRules, 0, 'every lot holds what the rules say its history grants')
+  t.same(inconsistent, [], 'every wallet equals its last ledger entry and its lots')
+  t.same(creditCheck.drift, [], 'credits:recompute --check finds no drift')
+  t.same(refCreditDrift, [], 'nor on the in-order reference')
+  t.ok(refundsSentFirst > 0, `${refundsSentFirst} refunds sent before their purchase's grant`)
   t.ok(dashboardReads > 0, `${dashboardReads} dashboard reads during the load (${statsPath})`)
   for (const instance of instances) {
     t.same(dashboard(await api(instance.url, 'GET', statsPath, undefined, 200)), expectedStats, `${instance.name}: the dashboard equals the in-order one, whatever it held from reads during the load`)

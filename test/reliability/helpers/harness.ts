@@ -1,11 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { createServer as createNetServer, type AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
 import type Stripe from 'stripe'
+import { PURCHASE_METADATA, purchaseMetadata } from '../../../src/modules/credits/model.ts'
 import { createStripeClient } from '../../../src/platform/stripe/client.ts'
+import { idOf } from '../../../src/platform/stripe/objects.ts'
 import { signatureHeader, type LocalAccount, type StripeLocal } from '../../../stripe-local/index.ts'
 
 // Nothing here imports tap (the benchmarks use these helpers too, outside any test).
@@ -158,14 +160,34 @@ async function localAction<T> (local: StripeLocal, path: string): Promise<T> {
   return json
 }
 
-export interface HistoryShape { subscribers: number, oneTime: number }
+export interface HistoryShape { subscribers: number, oneTime: number, credits?: CreditsShape }
+
+/**
+ * A project that sells credits: its package purchases carry the metadata our checkout writes (the
+ * transaction and the credits promised), and it has a plan price whose subscribers pay several periods.
+ */
+export interface CreditsShape {
+  /** Credits one unit of the package grants, and for how many days (null: they never expire). */
+  packCredits: number
+  expiresInDays: number | null
+  /** Subscribers of the plan price (the first starts with a trial), each paying `renewals` periods after the first. */
+  planSubscribers: number
+  renewals: number
+  /** Package checkouts refunded in cumulative steps, besides the one-time payments every history has. */
+  purchases: number
+}
+
+/** The prices a history sold, for the catalog (the plan's only with credits). */
+export interface HistoryPrices { pack: string, plan: string | null }
 
 /**
  * One account's business, through the local Stripe server: subscription checkouts, renewals, failed
  * renewals and their recovery, cancellations, one-time payments (some declined first), partial and full
- * refunds, a canceled payment intent and an expired checkout. The events reach `hookUrl` signed, in order.
+ * refunds, a canceled payment intent and an expired checkout. With `credits`, the one-time payments buy
+ * credits, and plan subscriptions, refunds in steps and a payment intent without checkout are added.
+ * The events reach `hookUrl` signed, in order.
  */
-export async function generateHistory (local: StripeLocal, account: LocalAccount, hookUrl: string, seed: number, shape: HistoryShape): Promise<void> {
+export async function generateHistory (local: StripeLocal, account: LocalAccount, hookUrl: string, seed: number, shape: HistoryShape): Promise<HistoryPrices> {
   const stripe: Stripe = createStripeClient(account.test.secret_key, { apiBase: local.url })
   await stripe.webhookEndpoints.create({ url: hookUrl, enabled_events: ['*'] })
   const product = await stripe.products.create({ name: 'Pro plan' })
@@ -173,6 +195,10 @@ export async function generateHistory (local: StripeLocal, account: LocalAccount
   const yearly = await stripe.prices.create({ product: product.id, unit_amount: 9900 + (seed % 3) * 1000, currency: seed % 4 === 0 ? 'eur' : 'usd', recurring: { interval: 'year' } })
   const pack = await stripe.prices.create({ product_data: { name: 'Credits pack' }, unit_amount: 500 + (seed % 5) * 100, currency: 'usd' })
   const urls = { success_url: 'https://app.example/ok', cancel_url: 'https://app.example/no' }
+  const { credits } = shape
+  // What our checkout writes into a purchase's metadata: a transaction of its own and the credits it promised.
+  const promised = (quantity: number): Record<string, string> =>
+    credits ? purchaseMetadata(randomUUID(), credits.packCredits * quantity, credits.expiresInDays) : {}
 
   for (let i = 0; i < shape.subscribers; i++) {
     const metadata = { end_user_id: `user-${seed}-${i}` }
@@ -191,17 +217,141 @@ export async function generateHistory (local: StripeLocal, account: LocalAccount
     if ((seed + i) % 3 === 0) await stripe.subscriptions.cancel(subId)
   }
   for (let i = 0; i < shape.oneTime; i++) {
-    const metadata = { end_user_id: `buyer-${seed}-${i}` }
-    const session = await stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: pack.id, quantity: 1 + (i % 3) }], metadata, payment_intent_data: { metadata }, ...urls })
+    const quantity = 1 + (i % 3)
+    const metadata = { end_user_id: `buyer-${seed}-${i}`, ...promised(quantity) }
+    const session = await stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: pack.id, quantity }], metadata, payment_intent_data: { metadata }, ...urls })
     if (i % 2 === 1) await localAction(local, `/checkout/sessions/${session.id}/fail`)
     const paid = await localAction<Stripe.Checkout.Session>(local, `/checkout/sessions/${session.id}/complete`)
     if (i % 3 === 1) await stripe.refunds.create({ payment_intent: String(paid.payment_intent), amount: 100 })
     if (i % 3 === 2) await stripe.refunds.create({ payment_intent: String(paid.payment_intent) })
   }
-  const intent = await stripe.paymentIntents.create({ amount: 300 + seed, currency: 'usd' })
+  let plan: Stripe.Price | null = null
+  if (credits) {
+    plan = await stripe.prices.create({ product_data: { name: 'Credits plan' }, unit_amount: 700 + (seed % 4) * 100, currency: 'usd', recurring: { interval: 'month' } })
+    // No plan subscription is canceled: customer.subscription.deleted closes the monthly lots granted
+    // before it is applied, so one delivered before a period's invoice.paid leaves that period open.
+    for (let i = 0; i < credits.planSubscribers; i++) {
+      const metadata = { end_user_id: `member-${seed}-${i}` }
+      const session = await stripe.checkout.sessions.create({
+        mode: 'subscription', line_items: [{ price: plan.id, quantity: 1 + (i % 2) }], metadata,
+        subscription_data: { metadata, ...(i === 0 ? { trial_period_days: 7 } : {}) }, ...urls,
+      })
+      const done = await localAction<Stripe.Checkout.Session>(local, `/checkout/sessions/${session.id}/complete`)
+      const subId = String(done.subscription)
+      for (let period = 0; period < credits.renewals; period++) {
+        // A declined renewal leaves the period's invoice open; the next renewal pays that same invoice.
+        if (period === 1 && i % 2 === 1) await localAction(local, `/subscriptions/${subId}/fail-payment`)
+        await localAction(local, `/subscriptions/${subId}/renew`)
+      }
+    }
+    for (let i = 0; i < credits.purchases; i++) {
+      const quantity = 1 + (i % 3)
+      const metadata = { end_user_id: `credit-buyer-${seed}-${i}`, ...promised(quantity) }
+      const session = await stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: pack.id, quantity }], metadata, payment_intent_data: { metadata }, ...urls })
+      const paid = await localAction<Stripe.Checkout.Session>(local, `/checkout/sessions/${session.id}/complete`)
+      // charge.refunded carries the cumulative amount_refunded: a third, two thirds, then (every other purchase) all of it.
+      const third = Math.floor((paid.amount_total ?? 0) / 3)
+      await stripe.refunds.create({ payment_intent: String(paid.payment_intent), amount: third })
+      await stripe.refunds.create({ payment_intent: String(paid.payment_intent), amount: third })
+      if (i % 2 === 0) await stripe.refunds.create({ payment_intent: String(paid.payment_intent) })
+    }
+    // A purchase without checkout (payment_intent.succeeded alone grants it), by a buyer who also checked out, a quarter refunded.
+    const direct = await stripe.paymentIntents.create({
+      amount: 900 + seed % 100, currency: 'usd', payment_method: 'pm_card_visa', confirm: true,
+      metadata: { end_user_id: `credit-buyer-${seed}-0`, ...promised(2) },
+    })
+    await stripe.refunds.create({ payment_intent: direct.id, amount: Math.floor(direct.amount / 4) })
+  }
+  // Neither grants credits, whatever its metadata promised.
+  const unpaid = credits ? { metadata: { end_user_id: `buyer-${seed}-0`, ...promised(1) } } : {}
+  const intent = await stripe.paymentIntents.create({ amount: 300 + seed, currency: 'usd', ...unpaid })
   await stripe.paymentIntents.cancel(intent.id)
-  const abandoned = await stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: pack.id, quantity: 1 }], ...urls })
+  const abandoned = await stripe.checkout.sessions.create({ mode: 'payment', line_items: [{ price: pack.id, quantity: 1 }], ...unpaid, ...(credits ? { payment_intent_data: unpaid } : {}), ...urls })
   await stripe.checkout.sessions.expire(abandoned.id)
+  return { pack: pack.id, plan: plan?.id ?? null }
+}
+
+/** A plan as the catalog holds it (PUT …/plans/{price}). */
+export interface PlanTerms { price: string, creditsPerPeriod: number, trialCredits: number, rollover: boolean }
+
+export interface ExpectedLot { end_user_id: string, source: string, bucket: 'monthly' | 'purchased', granted: number, remaining: number, taken_back: number }
+
+/** A credits purchase of the history: the events that name its grant and the charge.refunded events of its payment. */
+export interface HistoryPurchase { source: string, paymentIntent: string, grantEvents: string[], refundEvents: string[], refunded: number, paid: number }
+
+export interface HistoryCredits { lots: ExpectedLot[], purchases: HistoryPurchase[], invoices: number, trials: number }
+
+/**
+ * The credits a history grants, from its events alone, by the rules of DESIGN.md (Credits): a purchase
+ * keeps what its refunds did not take, `floor(credits × refunded ÷ paid)` (amount_refunded is
+ * cumulative, so the largest one counts); each paid invoice of the plan is a monthly lot, and unless
+ * the plan rolls over only the newest period of an end user's lots (the trial's included) keeps its credits.
+ */
+export function historyCredits (bodies: readonly string[], plan: PlanTerms | null): HistoryCredits {
+  const purchases = new Map<string, HistoryPurchase & { endUser: string, credits: number }>()
+  const refunds = new Map<string, { events: string[], refunded: number }>()
+  const monthly: Array<{ endUser: string, source: string, granted: number, periodStart: number }> = []
+  const purchase = (eventId: string, metadata: Stripe.Metadata | null, paymentIntent: string | null, paid: number | null) => {
+    const transaction = metadata?.[PURCHASE_METADATA.transactionId]
+    const endUser = metadata?.end_user_id
+    if (!transaction || !endUser || !paymentIntent || !paid) return
+    const source = `transaction:${transaction}`
+    const known = purchases.get(source) ?? { source, endUser, credits: Number(metadata[PURCHASE_METADATA.credits]), paymentIntent, paid, grantEvents: [], refundEvents: [], refunded: 0 }
+    known.grantEvents.push(eventId)
+    purchases.set(source, known)
+  }
+  for (const body of bodies) {
+    const event = JSON.parse(body) as Stripe.Event
+    if (event.type === 'checkout.session.completed') {
+      const session = event.data.object
+      if (session.mode === 'payment' && session.payment_status === 'paid') purchase(event.id, session.metadata, idOf(session.payment_intent), session.amount_total)
+    } else if (event.type === 'payment_intent.succeeded') {
+      const pi = event.data.object
+      purchase(event.id, pi.metadata, pi.id, pi.amount_received > 0 ? pi.amount_received : pi.amount)
+    } else if (event.type === 'charge.refunded') {
+      const charge = event.data.object
+      const pi = idOf(charge.payment_intent)
+      if (!pi) continue
+      const known = refunds.get(pi) ?? { events: [], refunded: 0 }
+      known.events.push(event.id)
+      known.refunded = Math.max(known.refunded, charge.amount_refunded)
+      refunds.set(pi, known)
+    } else if (event.type === 'invoice.paid' && plan) {
+      const invoice = event.data.object
+      const line = invoice.lines.data[0]
+      const endUser = invoice.parent?.subscription_details?.metadata?.end_user_id
+      if (!invoice.id || invoice.total === 0 || !line || !endUser || idOf(line.pricing?.price_details?.price) !== plan.price) continue
+      if (!monthly.some((l) => l.source === `invoice:${invoice.id}`)) {
+        monthly.push({ endUser, source: `invoice:${invoice.id}`, granted: plan.creditsPerPeriod * (line.quantity ?? 1), periodStart: line.period.start })
+      }
+    } else if ((event.type === 'customer.subscription.created' || event.type === 'customer.subscription.updated') && plan && plan.trialCredits > 0) {
+      const sub = event.data.object
+      const item = sub.items.data[0]
+      const endUser = sub.metadata.end_user_id
+      if (sub.status !== 'trialing' || !item || !endUser || item.price.id !== plan.price || monthly.some((l) => l.source === `trial:${sub.id}`)) continue
+      monthly.push({ endUser, source: `trial:${sub.id}`, granted: plan.trialCredits * (item.quantity ?? 1), periodStart: sub.trial_start ?? 0 })
+    }
+  }
+  const lots: ExpectedLot[] = []
+  for (const p of purchases.values()) {
+    const refund = refunds.get(p.paymentIntent)
+    p.refundEvents = refund?.events ?? []
+    p.refunded = refund?.refunded ?? 0
+    const taken = Math.floor((p.credits * Math.min(p.refunded, p.paid)) / p.paid)
+    lots.push({ end_user_id: p.endUser, source: p.source, bucket: 'purchased', granted: p.credits, remaining: p.credits - taken, taken_back: taken })
+  }
+  for (const l of monthly) {
+    const newest = Math.max(...monthly.filter((m) => m.endUser === l.endUser).map((m) => m.periodStart))
+    const kept = plan?.rollover === true || l.periodStart === newest
+    lots.push({ end_user_id: l.endUser, source: l.source, bucket: 'monthly', granted: l.granted, remaining: kept ? l.granted : 0, taken_back: 0 })
+  }
+  lots.sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0))
+  return {
+    lots,
+    purchases: [...purchases.values()].map(({ endUser: _e, credits: _c, ...p }) => p),
+    invoices: monthly.filter((l) => l.source.startsWith('invoice:')).length,
+    trials: monthly.filter((l) => l.source.startsWith('trial:')).length,
+  }
 }
 
 /** Runs `fn` over `items` with at most `limit` at once. */
