@@ -413,6 +413,8 @@ export const creditLots = pgTable('credit_lots', {
   uniqueIndex('credit_lots_source_uq').on(t.projectId, t.mode, t.source),
   index('credit_lots_payment_intent_idx').on(t.projectId, t.mode, t.stripePaymentIntentId).where(sql`stripe_payment_intent_id is not null`),
   index('credit_lots_open_idx').on(t.walletId, t.expiresAt).where(sql`remaining > 0`),
+  // A wallet's lots of one bucket and period, open or closed: a plan grant's top-up and its newer-period check (migrations/0012).
+  index('credit_lots_wallet_period_idx').on(t.walletId, t.bucket, t.periodStart),
   index('credit_lots_expiry_idx').on(t.expiresAt).where(sql`remaining > 0 and expires_at is not null`),
 ])
 

@@ -1,0 +1,1 @@
+CREATE INDEX "credit_lots_wallet_period_idx" ON "credit_lots" USING btree ("wallet_id","bucket","period_start");
