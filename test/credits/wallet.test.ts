@@ -110,3 +110,21 @@ t.test('reservations: commit spends at most the reserved amount, release gives i
   assertProblem(t, await creditsCall(shop, other.key, 'POST', `/reservations/${r2.id}/release`), 404, 'not_found')
   t.same(await walletConsistency(shop, shop.project.id), [])
 })
+
+t.test('a commit whose reserved credits were taken meanwhile spends what is left and records the rest as debt', async (t) => {
+  const shop = await openShop(t)
+  const { key } = await createApiKey(shop)
+  await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u5', amount: 100, bucket: 'bonus', reason: 'seed' })
+  const reservation = (await creditsCall(shop, key, 'POST', '/reservations', { end_user_id: 'u5', amount: 80 })).json<{ id: string }>()
+  // A negative adjustment (like a refund's take-back or an expiry) takes from the lots, whatever is reserved.
+  t.equal((await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u5', amount: -90, bucket: 'bonus', reason: 'taken' })).statusCode, 200)
+  const committed = await creditsCall(shop, key, 'POST', `/reservations/${reservation.id}/commit`)
+  t.equal(committed.statusCode, 200, committed.body)
+  t.match(committed.json(), { committed: 80, status: 'committed', balance: { total: 0, reserved: 0, debt: 70, available: 0 } })
+  t.same((await ledgerOf(shop, key, 'u5')).slice(-3).map((e) => [e.kind, e.bucket, e.amount, e.balance_after.debt]), [
+    ['release', null, -80, 0], ['consume', 'bonus', -10, 0], ['debt', null, 70, 70],
+  ], 'the 10 left are spent, the 70 taken meanwhile owed')
+  await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u5', amount: 100, bucket: 'purchased', reason: 'top up' })
+  t.match(await balanceOf(shop, key, 'u5'), { purchased: 30, debt: 0, available: 30 }, 'the next grant pays the debt first')
+  t.same(await walletConsistency(shop, shop.project.id), [])
+})
