@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { sql } from 'drizzle-orm'
 import { queryRows } from '../../src/platform/db/client.ts'
 import { creditEffects } from '../../src/modules/credits/effects.ts'
-import type { CreditOp } from '../../src/modules/credits/model.ts'
+import { closeMonthlyOp, type CreditOp } from '../../src/modules/credits/model.ts'
 import { applyJob } from '../../src/webhooks/pipeline/apply.ts'
 import { buildTestApp, createProject, newDeveloper, TEST_DATABASE_URL } from '../helpers/app.ts'
 import { walletConsistency } from '../helpers/credits.ts'
@@ -62,7 +62,7 @@ t.test('shuffled and duplicated delivery converges to the in-order wallet', asyn
       h.periods.forEach((quantity, i) => {
         steps.push([{
           op: 'plan_invoice', ...owner, end_user: user, customer: null, price: `price_run${run}`, quantity, source: `invoice:${user}|in${i}`,
-          period_start: new Date(Date.UTC(2026, i, 1)).toISOString(), period_end: new Date(Date.UTC(2026, i + 1, 1)).toISOString(), payment_intent: null, paid: 100,
+          period_start: new Date(Date.UTC(2026, i, 1)).toISOString(), period_end: new Date(Date.UTC(2026, i + 1, 1)).toISOString(), payment_intent: null, paid: 100, subscription: `sub_${user}`,
         }])
       })
       return steps
@@ -98,4 +98,36 @@ t.test('shuffled and duplicated delivery converges to the in-order wallet', asyn
   }), { numRuns: RUNS })
   t.same(await walletConsistency({ app }, project.id), [], 'every wallet equals its ledger and its lots')
   t.pass(`${run} histories converged`)
+})
+
+t.test('a subscription\'s end and its grants in either order: the end user keeps no credits of the ended subscription, and the end applies once', async (t) => {
+  const app = await buildTestApp(t)
+  const project = await createProject(app, newDeveloper())
+  const owner = { project: project.id, mode: 'test' as const }
+  await app.db.execute(sql`insert into credit_plans (project_id, mode, price_id, product_id, credits_per_period, trial_credits, rollover, currency, interval)
+    values (${project.id}, 'test', 'price_end', 'prod_x', 100, 10, false, 'usd', 'month')`)
+  const apply = async (...ops: Array<CreditOp | null>) => {
+    for (const op of ops) await applyJob(app.db, { record: null, effects: creditEffects(op) }, { slot: 0 })
+  }
+  const who = (user: string) => ({ end_user: user, customer: null })
+  const period = (month: number) => ({ period_start: new Date(Date.UTC(2026, month, 1)).toISOString(), period_end: new Date(Date.UTC(2026, month + 1, 1)).toISOString() })
+  const invoice = (user: string, sub: string, month = 3): CreditOp => ({ op: 'plan_invoice', ...owner, ...who(user), price: 'price_end', quantity: 1, source: `invoice:in_${user}_${sub}`, ...period(month), payment_intent: null, paid: 2000, subscription: sub })
+  const trial = (user: string, sub: string): CreditOp => ({ op: 'trial', ...owner, ...who(user), price: 'price_end', quantity: 1, source: `trial:${sub}`, ...period(2), subscription: sub })
+  const state = async (user: string) => queryRows(app.db, sql`select w.monthly::int as monthly, to_char(w.next_reset_at at time zone 'UTC', 'YYYY-MM-DD') as next_reset_at, (select coalesce(json_agg(json_build_array(l.granted, l.remaining) order by l.granted), '[]') from credit_lots l where l.wallet_id = w.id) as lots
+    from credit_wallets w where w.project_id = ${project.id} and w.end_user_id = ${user}`)
+
+  await apply(trial('in-order', 'sub_1'), invoice('in-order', 'sub_1'), closeMonthlyOp(owner, who('in-order'), 'sub_1'))
+  await apply(closeMonthlyOp(owner, who('end-first'), 'sub_2'), invoice('end-first', 'sub_2'), trial('end-first', 'sub_2'), invoice('end-first', 'sub_2'))
+  const inOrder = await state('in-order')
+  t.match(inOrder, [{ monthly: 0, next_reset_at: null }])
+  t.same(await state('end-first'), inOrder, 'the grants delivered after the end expire at once')
+  const ledger = await queryRows<{ kind: string, amount: number | string, source: string }>(app.db, sql`select l.kind, l.amount, l.source from credit_ledger l
+    join credit_wallets w on w.id = l.wallet_id where w.project_id = ${project.id} and w.end_user_id = 'end-first' order by l.seq`)
+  t.same(ledger.map((e) => [e.kind, Number(e.amount), e.source]), [
+    ['grant', 100, 'invoice:in_end-first_sub_2'], ['expire', -100, 'subscription:sub_2'], ['grant', 10, 'trial:sub_2'], ['expire', -10, 'subscription:sub_2'],
+  ])
+  // The end is the subscription's: a new subscription of the same end user grants as usual.
+  await apply(invoice('end-first', 'sub_3', 4), closeMonthlyOp(owner, who('end-first'), 'sub_2'))
+  t.match(await state('end-first'), [{ monthly: 100, next_reset_at: '2026-06-01' }], 'and the old end delivered again expires nothing granted since')
+  t.same(await walletConsistency({ app }, project.id), [])
 })

@@ -40,7 +40,7 @@ t.test('an upgrade and its period\'s invoice in either order; a downgrade, a ren
   const monthly = async (user: string) => Number((await queryRows<{ m: string }>(app.db, sql`select monthly as m from credit_wallets where project_id = ${project.id} and end_user_id = ${user}`))[0]?.m)
   const who = (user: string) => ({ end_user: user, customer: null })
   const upgrade = (user: string) => planChangeOp(owner, who(user), subscription('price_big', 1, 'active', `sub_${user}`), { items: { data: [{ price: { id: 'price_small' }, quantity: 1 }] } })
-  const paid = (user: string) => planInvoiceOp(owner, who(user), invoice(`in_${user}`, 'price_small'), null)
+  const paid = (user: string) => planInvoiceOp(owner, who(user), invoice(`in_${user}`, 'price_small'), null, `sub_${user}`)
 
   await apply(paid('a'), upgrade('a'), upgrade('a'), paid('a'))
   t.equal(await monthly('a'), 300, 'invoice, then upgrade: 100 + the difference 200, once')
@@ -56,6 +56,6 @@ t.test('an upgrade and its period\'s invoice in either order; a downgrade, a ren
   t.equal(planChangeOp(owner, who('a'), subscription('price_big'), { items: { data: [{ price: { id: 'price_big' }, quantity: 1 }] }, latest_invoice: 'in_x' }), null, 'a renewal\'s update (same price and quantity) is no plan change')
   t.equal(planChangeOp(owner, who('a'), subscription('price_big', 1, 'trialing'), { items: { data: [{ price: { id: 'price_small' } }] } }), null, 'a trialing subscription keeps its trial credits')
   t.match(planChangeOp(owner, who('a'), subscription('price_big'), { plan: { id: 'price_small' } }), { op: 'plan_invoice', price: 'price_big' }, 'a legacy payload\'s previous plan')
-  t.equal(planInvoiceOp(owner, who('a'), invoice('in_p', 'price_big', 1, true), null), null, 'an invoice of proration lines only is no period of a plan')
+  t.equal(planInvoiceOp(owner, who('a'), invoice('in_p', 'price_big', 1, true), null, 'sub_a'), null, 'an invoice of proration lines only is no period of a plan')
   t.same(await walletConsistency({ app }, project.id), [])
 })

@@ -110,3 +110,49 @@ t.test('reservations: commit spends at most the reserved amount, release gives i
   assertProblem(t, await creditsCall(shop, other.key, 'POST', `/reservations/${r2.id}/release`), 404, 'not_found')
   t.same(await walletConsistency(shop, shop.project.id), [])
 })
+
+t.test('a commit whose reserved credits were taken meanwhile spends what is left and records the rest as debt', async (t) => {
+  const shop = await openShop(t)
+  const { key } = await createApiKey(shop)
+  await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u5', amount: 100, bucket: 'bonus', reason: 'seed' })
+  const reservation = (await creditsCall(shop, key, 'POST', '/reservations', { end_user_id: 'u5', amount: 80 })).json<{ id: string }>()
+  // A negative adjustment (like a refund's take-back or an expiry) takes from the lots, whatever is reserved.
+  t.equal((await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u5', amount: -90, bucket: 'bonus', reason: 'taken' })).statusCode, 200)
+  const committed = await creditsCall(shop, key, 'POST', `/reservations/${reservation.id}/commit`)
+  t.equal(committed.statusCode, 200, committed.body)
+  t.match(committed.json(), { committed: 80, status: 'committed', balance: { total: 0, reserved: 0, debt: 70, available: 0 } })
+  t.same((await ledgerOf(shop, key, 'u5')).slice(-3).map((e) => [e.kind, e.bucket, e.amount, e.balance_after.debt]), [
+    ['release', null, -80, 0], ['consume', 'bonus', -10, 0], ['debt', null, 70, 70],
+  ], 'the 10 left are spent, the 70 taken meanwhile owed')
+  await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u5', amount: 100, bucket: 'purchased', reason: 'top up' })
+  t.match(await balanceOf(shop, key, 'u5'), { purchased: 30, debt: 0, available: 30 }, 'the next grant pays the debt first')
+  t.same(await walletConsistency(shop, shop.project.id), [])
+})
+
+t.test('a purchase granted after its expiry is closed at once: it pays no debt, and a refund that came first takes what a later one would', async (t) => {
+  const shop = await openShop(t)
+  const { key } = await createApiKey(shop)
+  const p = shop.project.id
+  const grantLate = (user: string, source: string, pi: string) => shop.app.db.execute(sql`select credits_grant(${p}::uuid, 'test', ${user}, 'purchased', 'grant', 50, ${source},
+    now() - interval '1 day', null, 100, false, null, 'delivered late', ${pi})`)
+  const refund = (pi: string) => shop.app.db.execute(sql`select credits_refund(${p}::uuid, 'test', ${pi}, 100, 100, 'refund')`)
+  for (const user of ['late-first', 'late-after']) {
+    await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: user, amount: 30, bucket: 'bonus', reason: 'seed' })
+  }
+  // The refund before the grant (kept until the grant), and after it: the same entries either way.
+  await refund('pi_late_first')
+  await grantLate('late-first', 'transaction:late-first', 'pi_late_first')
+  await grantLate('late-after', 'transaction:late-after', 'pi_late_after')
+  await refund('pi_late_after')
+  for (const user of ['late-first', 'late-after']) {
+    t.same((await ledgerOf(shop, key, user)).map((e) => [e.kind, e.bucket, e.amount]), [
+      ['adjustment', 'bonus', 30], ['grant', 'purchased', 50], ['expire', 'purchased', -50], ['clawback', 'bonus', -30], ['debt', null, 20],
+    ], `${user}: expired at once, the refund taken from the other lot and the rest owed`)
+  }
+  // Credits that expired before they were granted pay no debt; credits that are valid do.
+  await grantLate('late-first', 'transaction:late-again', 'pi_late_again')
+  t.match(await balanceOf(shop, key, 'late-first'), { total: 0, debt: 20 })
+  await shop.app.db.execute(sql`select credits_grant(${p}::uuid, 'test', 'late-first', 'purchased', 'grant', 50, 'transaction:valid', null, null, 100, false, null, 'valid', 'pi_valid')`)
+  t.match(await balanceOf(shop, key, 'late-first'), { purchased: 30, debt: 0, available: 30 })
+  t.same(await walletConsistency(shop, p), [])
+})

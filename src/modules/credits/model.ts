@@ -16,10 +16,10 @@ interface Who { end_user: string | null, customer: string | null }
 
 export type CreditOp =
   | Owner & Who & { op: 'purchase', amount: number, source: string, payment_intent: string | null, paid: number | null, expires_at: string | null, description: string | null }
-  | Owner & Who & { op: 'plan_invoice', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null, payment_intent: string | null, paid: number | null, description?: string }
-  | Owner & Who & { op: 'trial', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null }
+  | Owner & Who & { op: 'plan_invoice', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null, payment_intent: string | null, paid: number | null, subscription: string | null, description?: string }
+  | Owner & Who & { op: 'trial', price: string, quantity: number, source: string, period_start: string | null, period_end: string | null, subscription: string }
   | Owner & { op: 'refund', payment_intent: string, refunded: number, paid: number, description: string }
-  | Owner & Who & { op: 'close', source: string, description: string }
+  | Owner & Who & { op: 'close', source: string, subscription: string, description: string }
 
 /** Metadata keys our checkout and payment intents carry for a credits purchase (strings, as Stripe keeps them). */
 export const PURCHASE_METADATA = {
@@ -91,8 +91,12 @@ export function planLineOf (invoice: Stripe.Invoice): { price: string, quantity:
   return null
 }
 
-/** A paid invoice of a subscription: the plan's credits for its period (nothing when the price is no plan). */
-export function planInvoiceOp (owner: Owner, who: Who, invoice: Stripe.Invoice, paymentIntentId: string | null): CreditOp | null {
+/**
+ * A paid invoice of a subscription: the plan's credits for its period (nothing when the price is no
+ * plan). It names its subscription, so an invoice delivered after the subscription's end grants nothing
+ * that stays.
+ */
+export function planInvoiceOp (owner: Owner, who: Who, invoice: Stripe.Invoice, paymentIntentId: string | null, subscriptionId: string | null): CreditOp | null {
   if (!invoice.id || (!who.end_user && !who.customer)) return null
   const line = planLineOf(invoice)
   if (!line) return null
@@ -107,6 +111,7 @@ export function planInvoiceOp (owner: Owner, who: Who, invoice: Stripe.Invoice, 
     period_end: iso(line.end),
     payment_intent: paymentIntentId,
     paid: invoice.total,
+    subscription: subscriptionId,
   }
 }
 
@@ -124,7 +129,7 @@ export function trialOp (owner: Owner, who: Who, sub: Stripe.Subscription): Cred
   if (sub.status !== 'trialing' || (!who.end_user && !who.customer)) return null
   const item = planItemOf(sub)
   if (!item) return null
-  return { op: 'trial', ...owner, ...who, price: item.price, quantity: item.quantity, source: `trial:${sub.id}`, period_start: iso(sub.trial_start), period_end: iso(sub.trial_end) }
+  return { op: 'trial', ...owner, ...who, price: item.price, quantity: item.quantity, source: `trial:${sub.id}`, period_start: iso(sub.trial_start), period_end: iso(sub.trial_end), subscription: sub.id }
 }
 
 /**
@@ -165,13 +170,14 @@ export function planChangeOp (owner: Owner, who: Who, sub: Stripe.Subscription, 
     period_end: iso(item.end),
     payment_intent: null,
     paid: null,
+    subscription: sub.id,
     description: 'plan change',
   }
 }
 
-/** A deleted subscription: its monthly credits expire. */
+/** A deleted subscription: its monthly credits expire, and so do its grants delivered after it (the engine remembers the end). */
 export const closeMonthlyOp = (owner: Owner, who: Who, subscriptionId: string): CreditOp | null =>
-  who.end_user || who.customer ? { op: 'close', ...owner, ...who, source: `subscription:${subscriptionId}`, description: 'subscription ended' } : null
+  who.end_user || who.customer ? { op: 'close', ...owner, ...who, source: `subscription:${subscriptionId}`, subscription: subscriptionId, description: 'subscription ended' } : null
 
 /** A refund (cumulative) of a payment: each lot it paid for gives back its share. */
 export const refundOp = (owner: Owner, paymentIntentId: string | null, refunded: number, paid: number): CreditOp | null =>

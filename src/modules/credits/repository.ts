@@ -61,7 +61,7 @@ export async function balance (db: Executor, w: Wallet, endUserId: string): Prom
   return row?.r ?? {}
 }
 
-/** One page of a wallet's ledger, newest first (`before`: entries with a smaller seq), an index range however long the ledger (migration 0013). */
+/** One page of a wallet's ledger, newest first (`before`: entries with a smaller seq), an index range however long the ledger (migration 0017). */
 export const ledgerPage = (db: Executor, w: Wallet, endUserId: string, limit: number, before: number | null, kind: string | null): Promise<LedgerRow[]> =>
   runRows<LedgerRow>(db, q`select id, seq, kind, bucket, amount, monthly_after, purchased_after, bonus_after, reserved_after, debt_after, lot_id, source, description, created_at
     from credits_ledger_page(${w.projectId}::uuid, ${w.mode}::text, ${endUserId}::text, ${limit}::int, ${before}::bigint, ${kind}::text)`)

@@ -471,6 +471,21 @@ export const creditPendingRefunds = pgTable('credit_pending_refunds', {
   primaryKey({ columns: [t.projectId, t.mode, t.source] }),
 ])
 
+/**
+ * A subscription that ended (customer.subscription.deleted): a grant of its plan delivered after the
+ * end (a late invoice.paid, a trial's or a plan change's update) is expired at once, as the end
+ * expired the monthly credits it found.
+ */
+export const creditEndedSubscriptions = pgTable('credit_ended_subscriptions', {
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  subscriptionId: varchar('subscription_id', { length: 255 }).notNull(),
+  endedAt: at('ended_at').notNull().defaultNow(),
+}, (t) => [
+  check('credit_ended_subscriptions_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  primaryKey({ columns: [t.projectId, t.mode, t.subscriptionId] }),
+])
+
 /** The first answer to an idempotent credits request, replayed for the same key and body. */
 export const creditRequests = pgTable('credit_requests', {
   projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),

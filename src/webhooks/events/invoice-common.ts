@@ -46,7 +46,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
       const endUserId = endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode)
       // A paid invoice of a subscription grants its plan's credits for the period (a trial's zero invoice grants nothing).
       const credits = outcome === 'succeeded' && subscriptionOfInvoice(invoice)
-        ? planInvoiceOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(invoice.customer) }, invoice, paymentIntentId)
+        ? planInvoiceOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(invoice.customer) }, invoice, paymentIntentId, subscriptionOfInvoice(invoice))
         : null
       return [paymentEffect(scope, {
         source: 'invoice',
