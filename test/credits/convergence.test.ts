@@ -124,10 +124,31 @@ t.test('a subscription\'s end and its grants in either order: the end user keeps
   const ledger = await queryRows<{ kind: string, amount: number | string, source: string }>(app.db, sql`select l.kind, l.amount, l.source from credit_ledger l
     join credit_wallets w on w.id = l.wallet_id where w.project_id = ${project.id} and w.end_user_id = 'end-first' order by l.seq`)
   t.same(ledger.map((e) => [e.kind, Number(e.amount), e.source]), [
-    ['grant', 100, 'invoice:in_end-first_sub_2'], ['expire', -100, 'subscription:sub_2'], ['grant', 10, 'trial:sub_2'], ['expire', -10, 'subscription:sub_2'],
+    // The late trial is an older period than the paid one: reset at once (as the paid invoice reset it in order), before the end could expire it.
+    ['grant', 100, 'invoice:in_end-first_sub_2'], ['expire', -100, 'subscription:sub_2'], ['grant', 10, 'trial:sub_2'], ['reset', -10, 'trial:sub_2'],
   ])
   // The end is the subscription's: a new subscription of the same end user grants as usual.
   await apply(invoice('end-first', 'sub_3', 4), closeMonthlyOp(owner, who('end-first'), 'sub_2'))
   t.match(await state('end-first'), [{ monthly: 100, next_reset_at: '2026-06-01' }], 'and the old end delivered again expires nothing granted since')
+  t.same(await walletConsistency({ app }, project.id), [])
+})
+
+t.test('a trial delivered after a later paid period of a plan that resets is reset at once, as the paid invoice reset it in order', async (t) => {
+  const app = await buildTestApp(t)
+  const project = await createProject(app, newDeveloper())
+  const owner = { project: project.id, mode: 'test' as const }
+  await app.db.execute(sql`insert into credit_plans (project_id, mode, price_id, product_id, credits_per_period, trial_credits, rollover, currency, interval)
+    values (${project.id}, 'test', 'price_trial', 'prod_x', 100, 10, false, 'usd', 'month')`)
+  const apply = async (...ops: CreditOp[]) => {
+    for (const op of ops) await applyJob(app.db, { record: null, effects: creditEffects(op) }, { slot: 0 })
+  }
+  const at = (month: number) => ({ period_start: new Date(Date.UTC(2026, month, 1)).toISOString(), period_end: new Date(Date.UTC(2026, month + 1, 1)).toISOString() })
+  const trial = (user: string): CreditOp => ({ op: 'trial', ...owner, end_user: user, customer: null, price: 'price_trial', quantity: 1, source: `trial:sub_${user}`, ...at(2), subscription: `sub_${user}` })
+  const paid = (user: string): CreditOp => ({ op: 'plan_invoice', ...owner, end_user: user, customer: null, price: 'price_trial', quantity: 1, source: `invoice:in_${user}`, ...at(3), payment_intent: null, paid: 2000, subscription: `sub_${user}` })
+  await apply(trial('a'), paid('a'))
+  await apply(paid('b'), trial('b'), trial('b'))
+  const monthly = async (user: string) => (await queryRows<{ m: number }>(app.db, sql`select monthly::int as m from credit_wallets where project_id = ${project.id} and end_user_id = ${user}`))[0]?.m
+  t.equal(await monthly('a'), 100, 'in order: the trial reset by the first paid period')
+  t.equal(await monthly('b'), 100, 'trial last: reset at once')
   t.same(await walletConsistency({ app }, project.id), [])
 })

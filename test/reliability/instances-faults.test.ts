@@ -39,14 +39,10 @@ interface Project { index: number, account: LocalAccount, id: string, refId: str
 /** What a project with credits sells (every other project): the package's terms, the plan's subscribers and refunded purchases. */
 const creditsShape = (index: number): CreditsShape | null =>
   index % 2 === 0 ? { packCredits: 100 + 10 * (index % 3), expiresInDays: index % 4 === 0 ? 180 : null, planSubscribers: 2, renewals: 3, purchases: 2 } : null
-/**
- * The plan's terms for a project with credits: half of them roll unused credits over. Only those grant
- * trial credits: a trial granted after a paid period of a plan that resets keeps its credits (the
- * trial's grant is never reset as an older period), so it would not converge to the in-order wallet.
- */
+/** The plan's terms for a project with credits: half of them roll unused credits over; every one grants trial credits. */
 const planTerms = (index: number, price: string): PlanTerms => {
   const rollover = index % 4 === 2
-  return { price, creditsPerPeriod: 50 + index, trialCredits: rollover ? 20 : 0, rollover }
+  return { price, creditsPerPeriod: 50 + index, trialCredits: 20, rollover }
 }
 
 t.test('three instances, duplicated and shuffled deliveries, faults: nothing lost, nothing doubled', { timeout: 300_000, skip: process.env.RELIABILITY ? false : 'the reliability suite runs with npm run test:reliability (it restarts Postgres)' }, async (t) => {
