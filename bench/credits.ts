@@ -6,19 +6,21 @@ import { join } from 'node:path'
 import { createSigner } from 'fast-jwt'
 import postgres from 'postgres'
 import { scratchDatabase, serviceInstance } from '../test/reliability/helpers/harness.ts'
-import { percentile, runLoad, type RawRequest } from './load.ts'
+import { percentile, runLoad, runPaced, type LoadResult, type RawRequest } from './load.ts'
 
 /**
  * Credits consumption: POST /credits/consume with a project API key over HTTP to the real service
  * (a separate process, as deployed) on PostgreSQL, spread over BENCH_WALLETS wallets and all on one
- * wallet, closed loop; then the same at fewer connections (about half the peak rate) for its p99;
- * then pgbench running the service's own consume statement on the same database, and the ratio.
+ * wallet, closed loop (the peak); then the same at 4 connections; then open loop at half of each peak
+ * (requests sent at a fixed rate, latency from when each was due) for the p99 a service running at
+ * half its capacity shows; then pgbench running the consume statement on the same database, and the ratio.
  */
 const WALLETS = Number(process.env.BENCH_WALLETS ?? 10_000)
 const REQUESTS = Number(process.env.BENCH_CONSUMES ?? 20_000)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const POOL = Number(process.env.BENCH_POOL ?? 8)
 const PGBENCH_SECONDS = Number(process.env.BENCH_PGBENCH_SECONDS ?? 10)
+const OPEN_SECONDS = Number(process.env.BENCH_OPEN_SECONDS ?? 10)
 
 export async function creditsBench (): Promise<string[]> {
   if (!process.env.SERVICE_ENTRY) {
@@ -51,17 +53,24 @@ export async function creditsBench (): Promise<string[]> {
     }))
     const spreadWallet = () => `u${1 + Math.floor(Math.random() * WALLETS)}`
     await runLoad(instance.url, requests(2000, spreadWallet), CONNECTIONS)
-    const run = async (label: string, list: RawRequest[], connections: number) => {
-      const r = await runLoad(instance.url, list, connections)
+    const report = (label: string, r: LoadResult, extra = '') => {
       const rps = r.sent / (r.elapsedMs / 1000)
       const non200 = r.sent - (r.statuses.get(200) ?? 0)
-      say(`  ${label.padEnd(40)} ${rps.toFixed(0).padStart(6)} consumes/s  p50 ${percentile(r.latencies, 50).toFixed(1)} ms  p99 ${percentile(r.latencies, 99).toFixed(1)} ms  non-200 ${non200}  errors ${r.errors}`)
+      say(`  ${label.padEnd(50)} ${rps.toFixed(0).padStart(6)} consumes/s  p50 ${percentile(r.latencies, 50).toFixed(1)} ms  p99 ${percentile(r.latencies, 99).toFixed(1)} ms  non-200 ${non200}  errors ${r.errors}${extra}`)
       return rps
     }
+    const run = async (label: string, list: RawRequest[], connections: number) => report(label, await runLoad(instance.url, list, connections))
     const spread = await run(`spread over ${WALLETS} wallets, ${CONNECTIONS} conn`, requests(REQUESTS, spreadWallet), CONNECTIONS)
     const hot = await run(`one wallet, ${CONNECTIONS} conn`, requests(REQUESTS, () => 'u0'), CONNECTIONS)
     await run('spread, 4 connections (below the peak)', requests(Math.floor(REQUESTS / 2), spreadWallet), 4)
     await run('one wallet, 4 connections (below the peak)', requests(Math.floor(REQUESTS / 2), () => 'u0'), 4)
+    // Open loop at half of each peak just measured: what a caller sees while the service has room to spare.
+    const paced = async (label: string, rate: number, wallet: () => string) => {
+      const r = await runPaced(instance.url, requests(Math.round(rate * OPEN_SECONDS), wallet), rate)
+      report(`${label} at ${rate.toFixed(0)}/s (open loop)`, r, `  connections ${r.connections}`)
+    }
+    await paced('spread, half the peak', spread / 2, spreadWallet)
+    await paced('one wallet, half the peak', hot / 2, () => 'u0')
 
     const dir = mkdtempSync(join(tmpdir(), 'pgbench-credits-'))
     const script = join(dir, 'consume.sql')
