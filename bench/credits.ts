@@ -67,7 +67,7 @@ export async function creditsBench (): Promise<string[]> {
       return [result, `  per commit ${((c?.n ?? 0) / Math.max(1, c?.t ?? 0)).toFixed(1)}`]
     }
     const run = async (label: string, list: RawRequest[], connections: number) => {
-      const [r, batches] = await perCommit(() => runLoad(instance.url, list, connections))
+      const [r, batches] = await perCommit(() => runLoad(instance.url, list, connections, 600_000))
       return report(label, r, batches)
     }
     const spread = await run(`spread over ${WALLETS} wallets, ${CONNECTIONS} conn`, requests(REQUESTS, spreadWallet), CONNECTIONS)
@@ -76,7 +76,7 @@ export async function creditsBench (): Promise<string[]> {
     await run('one wallet, 4 connections (below the peak)', requests(Math.floor(REQUESTS / 2), () => 'u0'), 4)
     // Open loop at half of each peak just measured: what a caller sees while the service has room to spare.
     const paced = async (label: string, rate: number, wallet: () => string) => {
-      const [r, batches] = await perCommit(() => runPaced(instance.url, requests(Math.round(rate * OPEN_SECONDS), wallet), rate))
+      const [r, batches] = await perCommit(() => runPaced(instance.url, requests(Math.round(rate * OPEN_SECONDS), wallet), rate, 512, 600_000))
       report(`${label} at ${rate.toFixed(0)}/s (open loop)`, r, `${batches}  connections ${r.connections}`)
     }
     await paced('spread, half the peak', spread / 2, spreadWallet)
