@@ -4,6 +4,8 @@ import { consumeBatch, type ConsumeCall, type CreditAnswer } from './repository.
 
 interface Pending {
   call: ConsumeCall
+  /** The wallet it changes: no two batches in flight share one. */
+  wallet: string
   resolve (answer: CreditAnswer): void
   reject (err: unknown): void
   /** Runs alone: it was in a batch the database refused. */
@@ -22,7 +24,9 @@ export interface ConsumeBatcherOptions {
  * answer, but the consumes that arrive while a batch is in the database go together in the next one:
  * one statement and one commit (credits_consume_batch, migration 0012), and for a busy wallet one
  * wait for its row lock instead of one per consume. Nothing waits for a timer: with no load a batch
- * is one consume, so latency does not grow; under load the batches grow by themselves.
+ * is one consume, so latency does not grow; under load the batches grow by themselves. Batches in
+ * flight at once never share a wallet (a consume of a wallet in flight waits for the next batch), so
+ * they never queue on each other's wallet rows; a busy wallet's consumes pile into one batch.
  *
  * A request is answered only from the statement that committed its consume. When the database
  * refuses a batch (a value, a conflict, a deadlock) the statement rolled back and nothing of it was
@@ -32,6 +36,8 @@ export interface ConsumeBatcherOptions {
  */
 export class ConsumeBatcher {
   private readonly queue: Pending[] = []
+  /** Wallets of the batches in flight. */
+  private readonly busy = new Set<string>()
   private running = 0
   /** Batches written, the consumes they held, and consumes sent to run alone after a refused batch (for the bench and the tests). */
   readonly counters = { batches: 0, consumes: 0, alone: 0 }
@@ -40,7 +46,7 @@ export class ConsumeBatcher {
 
   consume (call: ConsumeCall): Promise<CreditAnswer> {
     return new Promise<CreditAnswer>((resolve, reject) => {
-      this.queue.push({ call, resolve, reject, solo: false })
+      this.queue.push({ call, wallet: `${call.projectId}|${call.mode}|${call.endUserId}`, resolve, reject, solo: false })
       this.pump()
     })
   }
@@ -48,20 +54,36 @@ export class ConsumeBatcher {
   private pump (): void {
     while (this.running < this.options.concurrency && this.queue.length > 0) {
       const batch = this.take()
+      if (batch.length === 0) return
       this.running++
+      for (const p of batch) this.busy.add(p.wallet)
       void this.run(batch).finally(() => {
+        for (const p of batch) this.busy.delete(p.wallet)
         this.running--
         this.pump()
       })
     }
   }
 
-  /** The oldest waiting consumes, up to maxBatch; one that must run alone goes alone. */
+  /**
+   * The oldest waiting consumes of wallets no batch in flight holds, up to maxBatch; one that must
+   * run alone goes alone. A wallet's consumes keep their order: once one is left waiting, so are the
+   * ones after it.
+   */
   private take (): Pending[] {
-    if (this.queue[0]?.solo) return this.queue.splice(0, 1)
-    let n = 0
-    while (n < this.queue.length && n < this.options.maxBatch && !(this.queue[n] as Pending).solo) n++
-    return this.queue.splice(0, n)
+    const batch: Pending[] = []
+    const waiting = new Set(this.busy)
+    for (let i = 0; i < this.queue.length && batch.length < this.options.maxBatch; i++) {
+      const p = this.queue[i] as Pending
+      if (waiting.has(p.wallet) || (p.solo && batch.length > 0)) {
+        waiting.add(p.wallet)
+        continue
+      }
+      batch.push(p)
+      this.queue.splice(i--, 1)
+      if (p.solo) break
+    }
+    return batch
   }
 
   private async run (batch: Pending[]): Promise<void> {

@@ -54,12 +54,14 @@ const once = (call: () => Promise<CreditAnswer>): Promise<Answer> =>
   })
 
 /**
- * Consumes in one batch at most, and batches in flight per instance (consume-batcher.ts). One batch
- * at a time: the consumes that arrive meanwhile make the next one larger, and a second batch in
- * flight would mostly wait for the first one's wallet and stats rows (bench/RESULTS.md).
+ * Consumes in one batch at most, and batches in flight per instance (consume-batcher.ts). Batches in
+ * flight never share a wallet, so one busy wallet is one batch at a time and its consumes pile into
+ * the next; several batches of other wallets run meanwhile, as single consumes did on several
+ * connections. Four rather than one: at a few concurrent callers, one batch at a time serialized
+ * consumes that ran side by side before; more would mostly queue on the stats rows (bench/RESULTS.md).
  */
-const CONSUME_BATCH = 100
-const CONSUME_CONCURRENCY = 1
+export const CONSUME_BATCH = 100
+export const CONSUME_CONCURRENCY = 4
 
 export function createCreditsService ({ db }: CreditsDeps) {
   const consumes = new ConsumeBatcher(db, { concurrency: CONSUME_CONCURRENCY, maxBatch: CONSUME_BATCH })
