@@ -77,7 +77,7 @@ export async function creditsBench (): Promise<string[]> {
     // Open loop at half of each peak just measured: what a caller sees while the service has room to spare.
     const paced = async (label: string, rate: number, wallet: () => string) => {
       const [r, batches] = await perCommit(() => runPaced(instance.url, requests(Math.round(rate * OPEN_SECONDS), wallet), rate, 512, 600_000))
-      report(`${label} at ${rate.toFixed(0)}/s (open loop)`, r, `${batches}  connections ${r.connections}`)
+      report(`${label} at ${rate.toFixed(0)}/s (open loop)`, r, `${batches}  connections ${r.connections}  sent late p99 ${percentile(r.late, 99).toFixed(1)} ms`)
     }
     await paced('spread, half the peak', spread / 2, spreadWallet)
     await paced('one wallet, half the peak', hot / 2, () => 'u0')

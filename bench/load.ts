@@ -107,10 +107,12 @@ export async function runLoad (urls: string | readonly string[], requests: reado
  * waits, and the wait counts). Latency runs from when the request was due, not from when it was
  * written, so a stall shows in full (no coordinated omission).
  */
-export async function runPaced (url: string, requests: readonly RawRequest[], ratePerSecond: number, maxConnections = 512, timeoutMs = 120_000): Promise<LoadResult & { connections: number }> {
+export async function runPaced (url: string, requests: readonly RawRequest[], ratePerSecond: number, maxConnections = 512, timeoutMs = 120_000): Promise<LoadResult & { connections: number, late: Float64Array }> {
   const target = new URL(url)
   const encoded = requests.map((r) => encodeRequest(`${target.hostname}:${target.port}`, r))
   const latencies = new Float64Array(encoded.length)
+  /** How long after it was due each request was written: the generator's own lag (it shares the cores), or no idle connection. */
+  const late = new Float64Array(encoded.length)
   const statuses = new Map<number, number>()
   const interval = 1000 / ratePerSecond
   interface Connection { socket: Socket, current: number, buffered: Buffer }
@@ -174,18 +176,19 @@ export async function runPaced (url: string, requests: readonly RawRequest[], ra
           break
         }
         c.current = next++
+        late[c.current] = now - (started + c.current * interval)
         c.socket.write(encoded[c.current] as Buffer)
       }
       if (next < encoded.length && idle.length > 0) timer = setTimeout(tick, Math.max(0, started + next * interval - performance.now()))
     }
-    // A few connections open before the clock starts, as a client's pool would be.
-    Promise.all(Array.from({ length: Math.min(16, maxConnections) }, connection)).then((pool) => {
+    // Connections open before the clock starts, as a client's pool would be.
+    Promise.all(Array.from({ length: Math.min(64, maxConnections) }, connection)).then((pool) => {
       for (const c of pool) { attach(c); idle.push(c) }
       started = performance.now()
       tick()
     }, reject)
   })
-  return { sent: encoded.length, elapsedMs: last - started, latencies: latencies.sort(), statuses, errors, connections: opened }
+  return { sent: encoded.length, elapsedMs: last - started, latencies: latencies.sort(), statuses, errors, connections: opened, late: late.sort() }
 }
 
 export const percentile = (sorted: Float64Array, p: number): number =>
