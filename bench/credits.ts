@@ -81,6 +81,11 @@ export async function creditsBench (): Promise<string[]> {
     }
     await paced('spread, half the peak', spread / 2, spreadWallet)
     await paced('one wallet, half the peak', hot / 2, () => 'u0')
+    // BENCH_OPEN_RATES=300,600: the same at fixed rates too, to compare builds at equal load.
+    for (const rate of (process.env.BENCH_OPEN_RATES ?? '').split(',').filter(Boolean).map(Number)) {
+      await paced('spread', rate, spreadWallet)
+      await paced('one wallet', rate, () => 'u0')
+    }
 
     const dir = mkdtempSync(join(tmpdir(), 'pgbench-credits-'))
     const pgbench = (name: string, statement: string): number => {
