@@ -100,6 +100,97 @@ export async function runLoad (urls: string | readonly string[], requests: reado
   return { sent: encoded.length, elapsedMs: last - started, latencies: latencies.sort(), statuses, errors }
 }
 
+/**
+ * Open loop: request i is due at `start + i / rate`, whatever became of the ones before it (a closed
+ * loop slows down with the service, so it never sees a queue build up). A due request goes out on an
+ * idle keep-alive connection, or a new one when none is idle (at most `maxConnections`; past that it
+ * waits, and the wait counts). Latency runs from when the request was due, not from when it was
+ * written, so a stall shows in full (no coordinated omission).
+ */
+export async function runPaced (url: string, requests: readonly RawRequest[], ratePerSecond: number, maxConnections = 512, timeoutMs = 120_000): Promise<LoadResult & { connections: number, late: Float64Array }> {
+  const target = new URL(url)
+  const encoded = requests.map((r) => encodeRequest(`${target.hostname}:${target.port}`, r))
+  const latencies = new Float64Array(encoded.length)
+  /** How long after it was due each request was written: the generator's own lag (it shares the cores), or no idle connection. */
+  const late = new Float64Array(encoded.length)
+  const statuses = new Map<number, number>()
+  const interval = 1000 / ratePerSecond
+  interface Connection { socket: Socket, current: number, buffered: Buffer }
+  const idle: Connection[] = []
+  let opened = 0
+  let next = 0
+  let done = 0
+  let errors = 0
+  let started = 0
+  let last = 0
+  let timer: NodeJS.Timeout | undefined
+
+  const connection = (): Promise<Connection> => new Promise((resolve, reject) => {
+    const c: Connection = { socket: connect({ host: target.hostname, port: Number(target.port), noDelay: true }), current: -1, buffered: Buffer.alloc(0) }
+    opened++
+    c.socket.once('connect', () => resolve(c))
+    c.socket.once('error', reject)
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    const deadline = setTimeout(() => { clearTimeout(timer); reject(new Error(`paced load: ${done}/${encoded.length} answered after ${timeoutMs} ms`)) }, timeoutMs)
+    const finished = () => {
+      if (done < encoded.length) return
+      clearTimeout(deadline)
+      clearTimeout(timer)
+      for (const c of idle) c.socket.end()
+      resolve()
+    }
+    const answered = (c: Connection, status: number | null) => {
+      const now = performance.now()
+      latencies[c.current] = now - (started + c.current * interval)
+      last = now
+      if (status === null) errors++
+      else statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      c.current = -1
+      done++
+    }
+    const attach = (c: Connection) => {
+      c.socket.on('data', (chunk: Buffer) => {
+        c.buffered = c.buffered.length === 0 ? chunk : Buffer.concat([c.buffered, chunk])
+        const message = nextMessage(c.buffered)
+        if (!message || c.current < 0) return
+        c.buffered = message.rest
+        answered(c, Number(message.head.slice(9, 12)))
+        idle.push(c)
+        finished()
+        tick()
+      })
+      c.socket.on('error', () => { if (c.current >= 0) { answered(c, null); finished(); tick() } })
+      c.socket.on('close', () => { const i = idle.indexOf(c); if (i >= 0) idle.splice(i, 1) })
+    }
+    const tick = () => {
+      clearTimeout(timer)
+      const now = performance.now()
+      while (next < encoded.length && started + next * interval <= now) {
+        const c = idle.pop()
+        if (!c) {
+          if (opened < maxConnections) {
+            connection().then((fresh) => { attach(fresh); idle.push(fresh); tick() }, () => { errors++ })
+          }
+          break
+        }
+        c.current = next++
+        late[c.current] = now - (started + c.current * interval)
+        c.socket.write(encoded[c.current] as Buffer)
+      }
+      if (next < encoded.length && idle.length > 0) timer = setTimeout(tick, Math.max(0, started + next * interval - performance.now()))
+    }
+    // Connections open before the clock starts, as a client's pool would be.
+    Promise.all(Array.from({ length: Math.min(64, maxConnections) }, connection)).then((pool) => {
+      for (const c of pool) { attach(c); idle.push(c) }
+      started = performance.now()
+      tick()
+    }, reject)
+  })
+  return { sent: encoded.length, elapsedMs: last - started, latencies: latencies.sort(), statuses, errors, connections: opened, late: late.sort() }
+}
+
 export const percentile = (sorted: Float64Array, p: number): number =>
   sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
 

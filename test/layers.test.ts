@@ -11,7 +11,7 @@ import ts from 'typescript'
  *   0 platform      src/platform/**, src/config.ts: no domain knowledge
  *   1 pure          models, schemas, views, the webhook event contract: no database, no I/O
  *   2 repositories  every query
- *   3 services      services, effects, plugins, the resolver, verify, the registry, event files, the pipeline
+ *   3 services      services, effects, batchers, plugins, the resolver, verify, the registry, event files, the pipeline
  *   4 routes        HTTP routes
  *   5 entry points  jobs, app, server, the OpenAPI document
  *
@@ -24,7 +24,7 @@ const LAYERS: Array<[number, RegExp]> = [
   [1, /^webhooks\/(schemas|event)\.ts$/],
   [2, /^modules\/[^/]+\/([a-z-]+-)?repository\.ts$/],
   [2, /^webhooks\/repository\.ts$/],
-  [3, /^modules\/[^/]+\/([a-z-]+-)?(service|effects|plugin|access|resolver|webhook-endpoints)\.ts$/],
+  [3, /^modules\/[^/]+\/([a-z-]+-)?(service|effects|batcher|plugin|access|resolver|webhook-endpoints)\.ts$/],
   [3, /^webhooks\/(verify|registry|event-objects)\.ts$/],
   [3, /^webhooks\/(events|pipeline)\/[^/]+\.ts$/],
   [4, /^modules\/[^/]+\/([a-z-]+-)?routes\.ts$/],

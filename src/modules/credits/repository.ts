@@ -40,8 +40,28 @@ const one = async (db: Executor, fragment: ReturnType<typeof q>): Promise<Credit
   return row.r
 }
 
-export const consume = (db: Executor, w: Wallet, endUserId: string, amount: number, key: string, fingerprint: string, description: string | null, metadata: Record<string, string> | null) =>
-  one(db, q`select credits_consume(${w.projectId}::uuid, ${w.mode}::text, ${endUserId}::text, ${amount}::bigint, ${key}::text, ${fingerprint}::text, ${description}::text, ${metadata === null ? null : JSON.stringify(metadata)}::jsonb) as r`)
+/** One consume of a batch: whose wallet, how much, and its Idempotency-Key with the request's fingerprint. */
+export interface ConsumeCall {
+  projectId: string
+  mode: Mode
+  endUserId: string
+  amount: number
+  key: string
+  fingerprint: string
+  description: string | null
+  metadata: Record<string, string> | null
+}
+
+/** Consumes in one statement and one transaction (credits_consume_batch, migration 0019); the answers in the calls' order. */
+export async function consumeBatch (db: Executor, calls: readonly ConsumeCall[]): Promise<CreditAnswer[]> {
+  const items = calls.map((c) => ({
+    project_id: c.projectId, mode: c.mode, end_user_id: c.endUserId, amount: c.amount, key: c.key, fingerprint: c.fingerprint, description: c.description, metadata: c.metadata,
+  }))
+  const [row] = await runRows<{ r: unknown }>(db, q`select credits_consume_batch(${JSON.stringify(items)}::jsonb) as r`)
+  const answers: unknown = typeof row?.r === 'string' ? JSON.parse(row.r) : row?.r
+  if (!Array.isArray(answers)) throw new Error('credits_consume_batch answered no array')
+  return answers as CreditAnswer[]
+}
 
 export const reserve = (db: Executor, w: Wallet, endUserId: string, amount: number, ttlSeconds: number, key: string, fingerprint: string) =>
   one(db, q`select credits_reserve(${w.projectId}::uuid, ${w.mode}::text, ${endUserId}::text, ${amount}::bigint, ${ttlSeconds}::int, ${key}::text, ${fingerprint}::text) as r`)

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import type { Db } from '../../platform/db/client.ts'
 import { isWriteConflict, retryOnConflict } from '../../platform/db/conflicts.ts'
 import { AppError, badRequest, notFound } from '../../platform/http/errors.ts'
-import { adjust, balance, consume, ledgerPage, reserve, settle, type CreditAnswer, type Wallet } from './repository.ts'
+import { ConsumeBatcher } from './consume-batcher.ts'
+import { adjust, balance, ledgerPage, reserve, settle, type CreditAnswer, type Wallet } from './repository.ts'
 import { answerView, balanceView, ledgerEntryView } from './views.ts'
 
 export interface CreditsDeps { db: Db }
@@ -52,10 +53,23 @@ const once = (call: () => Promise<CreditAnswer>): Promise<Answer> =>
     throw err
   })
 
+/**
+ * Consumes in one batch at most, and batches in flight per instance (consume-batcher.ts). Batches in
+ * flight never share a wallet, so one busy wallet is one batch at a time and its consumes pile into
+ * the next; several batches of other wallets run meanwhile, as single consumes did on several
+ * connections. Four rather than one: at a few concurrent callers, one batch at a time serialized
+ * consumes that ran side by side before; more would mostly queue on the stats rows (bench/RESULTS.md).
+ */
+export const CONSUME_BATCH = 100
+export const CONSUME_CONCURRENCY = 4
+
 export function createCreditsService ({ db }: CreditsDeps) {
+  const consumes = new ConsumeBatcher(db, { concurrency: CONSUME_CONCURRENCY, maxBatch: CONSUME_BATCH })
   return {
-    consume: (w: Wallet, key: string, body: { end_user_id: string, amount: number, description: string | null, metadata: Record<string, string> | null }) =>
-      once(() => consume(db, w, body.end_user_id, body.amount, key, fingerprintOf('consume', body), body.description, body.metadata)),
+    consume: (w: Wallet, key: string, body: { end_user_id: string, amount: number, description: string | null, metadata: Record<string, string> | null }) => {
+      const call = { projectId: w.projectId, mode: w.mode, endUserId: body.end_user_id, amount: body.amount, key, fingerprint: fingerprintOf('consume', body), description: body.description, metadata: body.metadata }
+      return once(() => consumes.consume(call))
+    },
 
     reserve: (w: Wallet, key: string, body: { end_user_id: string, amount: number, ttl_seconds: number }) =>
       once(() => reserve(db, w, body.end_user_id, body.amount, body.ttl_seconds, key, fingerprintOf('reserve', body))),

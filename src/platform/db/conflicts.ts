@@ -37,3 +37,11 @@ export async function retryOnConflict<T> (fn: () => Promise<T>, attempts = 8): P
     }
   }
 }
+
+/** A failure of the database itself (connection lost, server shutting down, out of resources), not of the statement. */
+export function isDatabaseUnavailable (err: unknown): boolean {
+  const state = sqlStateOf(err)
+  if (state) return /^(08|53|57|58)/.test(state)
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^(CONNECT|ECONN|EPIPE|ETIMEDOUT)/.test(code)
+}

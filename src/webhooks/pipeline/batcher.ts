@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto'
 import type { Executor } from '../../platform/db/client.ts'
-import { isWriteConflict, sqlStateOf } from '../../platform/db/conflicts.ts'
+import { isDatabaseUnavailable, isWriteConflict } from '../../platform/db/conflicts.ts'
 import { isSettledStatus, readEventStatuses, type EventKey } from '../repository.ts'
 import { lockKeysOf, planJobs, writePlans, type Job, type JobOutcome, type JobPlan } from './apply.ts'
 
@@ -187,12 +187,4 @@ export class WebhookBatcher {
     for (const p of batch) p.solo = true
     this.requeue(batch)
   }
-}
-
-/** A failure of the database itself (connection lost, server shutting down, out of resources), not of the events. */
-function isDatabaseUnavailable (err: unknown): boolean {
-  const state = sqlStateOf(err)
-  if (state) return /^(08|53|57|58)/.test(state)
-  const code = (err as { code?: unknown } | null)?.code
-  return typeof code === 'string' && /^(CONNECT|ECONN|EPIPE|ETIMEDOUT)/.test(code)
 }
