@@ -39,8 +39,6 @@ export class ConsumeBatcher {
   /** Wallets of the batches in flight. */
   private readonly busy = new Set<string>()
   private running = 0
-  /** Batches written, the consumes they held, and consumes sent to run alone after a refused batch (for the bench and the tests). */
-  readonly counters = { batches: 0, consumes: 0, alone: 0 }
 
   constructor (private readonly db: Executor, private readonly options: ConsumeBatcherOptions) {}
 
@@ -93,15 +91,12 @@ export class ConsumeBatcher {
     } catch (err) {
       if (batch.length > 1 && refusedByServer(err)) {
         for (const p of batch) p.solo = true
-        this.counters.alone += batch.length
         this.queue.unshift(...batch)
       } else {
         for (const p of batch) p.reject(err)
       }
       return
     }
-    this.counters.batches++
-    this.counters.consumes += batch.length
     batch.forEach((p, i) => {
       const answer = answers[i]
       if (answer) p.resolve(answer)
