@@ -156,3 +156,19 @@ t.test('a purchase granted after its expiry is closed at once: it pays no debt, 
   t.match(await balanceOf(shop, key, 'late-first'), { purchased: 30, debt: 0, available: 30 })
   t.same(await walletConsistency(shop, p), [])
 })
+
+t.test('a commit of more than the reservation (422) keeps what it closed first: the wallet stays its ledger', async (t) => {
+  const shop = await openShop(t)
+  const { key } = await createApiKey(shop)
+  await creditsCall(shop, key, 'POST', '/adjustments', { end_user_id: 'u6', amount: 100, bucket: 'bonus', reason: 'seed' })
+  const held = (await creditsCall(shop, key, 'POST', '/reservations', { end_user_id: 'u6', amount: 30 })).json<{ id: string }>()
+  await creditsCall(shop, key, 'POST', '/reservations', { end_user_id: 'u6', amount: 20, ttl_seconds: 1 })
+  await new Promise((resolve) => setTimeout(resolve, 1200))
+  // The short reservation is released (by one entry) before the commit is judged too large.
+  assertProblem(t, await creditsCall(shop, key, 'POST', `/reservations/${held.id}/commit`, { amount: 31 }), 422, 'amount_exceeds_reservation')
+  t.same(await walletConsistency(shop, shop.project.id), [], 'the wallet equals its last entry')
+  t.same((await ledgerOf(shop, key, 'u6')).map((e) => [e.seq, e.kind, e.amount]), [[1, 'adjustment', 100], [2, 'reserve', 30], [3, 'reserve', 20], [4, 'release', -20]])
+  const spent = await creditsCall(shop, key, 'POST', '/consume', { end_user_id: 'u6', amount: 70 })
+  t.equal(spent.statusCode, 200, spent.body)
+  t.match(spent.json(), { balance: { total: 30, reserved: 30, available: 0 } })
+})
