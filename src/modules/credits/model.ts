@@ -1,7 +1,7 @@
 import type Stripe from 'stripe'
 import type { CREDIT_BUCKETS, LEDGER_KINDS } from '../../platform/db/schema.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
-import { DAY_MS } from '../../platform/time.ts'
+import { DAY_MS, unixToIso } from '../../platform/time.ts'
 
 /**
  * What Stripe events mean for credits, as operations the ledger engine (the credits_* functions of
@@ -72,7 +72,14 @@ export function purchaseOp (owner: Owner, who: Who, metadata: Stripe.Metadata | 
   }
 }
 
-const iso = (unix: number | null | undefined): string | null => (typeof unix === 'number' ? new Date(unix * 1000).toISOString() : null)
+const iso = (unix: number | null | undefined): string | null => (typeof unix === 'number' ? unixToIso(unix) : null)
+
+/** A line's or item's price id: `price` (an id or an object), or the `plan` of API versions before prices. */
+type Priced = { price?: string | { id?: string } | null, plan?: { id?: string } | null }
+const priceIdOf = (x: Priced | null | undefined): string | undefined => {
+  const price = typeof x?.price === 'string' ? x.price : x?.price?.id
+  return price ?? x?.plan?.id
+}
 
 /**
  * The recurring line of a subscription invoice: its price, quantity and period (current and older API
@@ -81,10 +88,9 @@ const iso = (unix: number | null | undefined): string | null => (typeof unix ===
  */
 export function planLineOf (invoice: Stripe.Invoice): { price: string, quantity: number, start: number | null, end: number | null } | null {
   for (const line of invoice.lines?.data ?? []) {
-    const legacy = line as unknown as { price?: { id?: string } | null, plan?: { id?: string } | null, proration?: boolean }
+    const legacy = line as unknown as Priced & { proration?: boolean }
     if (line.parent?.subscription_item_details?.proration === true || legacy.proration === true) continue
-    const price = line.pricing?.price_details?.price ?? legacy.price?.id ?? legacy.plan?.id
-    const id = typeof price === 'string' ? price : (price as { id?: string } | undefined)?.id
+    const id = priceIdOf({ price: line.pricing?.price_details?.price }) ?? priceIdOf(legacy)
     if (!id) continue
     return { price: id, quantity: line.quantity ?? 1, start: line.period?.start ?? null, end: line.period?.end ?? null }
   }
@@ -118,7 +124,7 @@ export function planInvoiceOp (owner: Owner, who: Who, invoice: Stripe.Invoice, 
 /** A subscription's first item: its price (or legacy plan), quantity and current period (on the item since 2025-03-31, on the subscription before). */
 function planItemOf (sub: Stripe.Subscription): { price: string, quantity: number, start: number | null, end: number | null } | null {
   const item = sub.items?.data?.[0]
-  const price = item?.price?.id ?? (item as unknown as { plan?: { id?: string } } | undefined)?.plan?.id
+  const price = priceIdOf(item as Priced | undefined)
   if (!price) return null
   const legacy = sub as unknown as { current_period_start?: number, current_period_end?: number }
   return { price, quantity: item?.quantity ?? 1, start: item?.current_period_start ?? legacy.current_period_start ?? null, end: item?.current_period_end ?? legacy.current_period_end ?? null }
@@ -137,10 +143,10 @@ export function trialOp (owner: Owner, who: Who, sub: Stripe.Subscription): Cred
  * names the items too (their periods moved) with the same price: that is no change of plan.
  */
 function planChanged (previous: Record<string, unknown>, now: { price: string, quantity: number }): boolean {
-  const items = previous.items as { data?: Array<{ price?: { id?: string }, plan?: { id?: string }, quantity?: number }> } | undefined
+  const items = previous.items as { data?: Array<Priced & { quantity?: number }> } | undefined
   const before = items?.data?.[0]
   if (before) {
-    const price = before.price?.id ?? before.plan?.id
+    const price = priceIdOf(before)
     if ((price !== undefined && price !== now.price) || (before.quantity !== undefined && before.quantity !== now.quantity)) return true
   }
   const plan = previous.plan as { id?: string } | undefined

@@ -44,9 +44,10 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
       const paidAt = fromUnix(invoice.status_transitions?.paid_at) ?? unixToDate(event.created)
       const paymentIntentId = prefetched?.paymentIntentId ?? paymentIntentOfInvoice(invoice)
       const endUserId = endUserFromMetadata(invoice.parent?.subscription_details?.metadata, scope.project.id, scope.mode)
+      const subscriptionId = subscriptionOfInvoice(invoice)
       // A paid invoice of a subscription grants its plan's credits for the period (a trial's zero invoice grants nothing).
-      const credits = outcome === 'succeeded' && subscriptionOfInvoice(invoice)
-        ? planInvoiceOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(invoice.customer) }, invoice, paymentIntentId, subscriptionOfInvoice(invoice))
+      const credits = outcome === 'succeeded' && subscriptionId
+        ? planInvoiceOp({ project: scope.project.id, mode: scope.mode }, { end_user: endUserId, customer: idOf(invoice.customer) }, invoice, paymentIntentId, subscriptionId)
         : null
       return [paymentEffect(scope, {
         source: 'invoice',
@@ -57,7 +58,7 @@ export function invoiceEvent<T extends InvoiceEventType> (outcome: 'succeeded' |
         endUserId,
         endUserFromCustomer: true,
         customerId: idOf(invoice.customer),
-        subscriptionId: subscriptionOfInvoice(invoice),
+        subscriptionId,
         ...(outcome === 'succeeded'
           ? { status: 'succeeded' as const, succeededAt: paidAt }
           : { status: 'failed' as const, failedAt: unixToDate(event.created) }),
