@@ -22,7 +22,7 @@ async function mine (shop: Shop, user: string): Promise<SubOut | null> {
 
 t.test('my-subscription is null before any subscription, then shows plan, status and period', async (t) => {
   const shop = await openShop(t)
-  t.same(await endUserCall(shop, 'u1', 'GET', 'my-subscription').then((r) => r.json()), { data: null })
+  t.same(await endUserCall(shop, 'u1', 'GET', 'my-subscription').then((r) => r.json()), { data: null, active: [], duplicate_active: false })
   const sub = await subscribe(shop, 'u1')
   await seedSubscription(shop, sub)
   const view = await mine(shop, 'u1')
@@ -36,7 +36,7 @@ t.test('my-subscription is null before any subscription, then shows plan, status
     'interval', 'interval_count', 'mode', 'price_id', 'product_id', 'project_id', 'quantity', 'status', 'stripe_customer_id', 'stripe_subscription_id',
     'trial_end', 'updated_at',
   ])
-  t.same(await endUserCall(shop, 'u1', 'GET', 'my-subscription?test_mode=false').then((r) => r.json()), { data: null }, 'live mode is separate')
+  t.same(await endUserCall(shop, 'u1', 'GET', 'my-subscription?test_mode=false').then((r) => r.json()), { data: null, active: [], duplicate_active: false }, 'live mode is separate')
 })
 
 t.test('change plan, cancel at period end, resume, cancel now: each answer is Stripe\'s, stored at once, stats follow', async (t) => {
@@ -148,7 +148,7 @@ t.test('another end user, or the same user id in another project, sees and touch
   await configureStripe(shop.app, shop.dev, otherProject.id, { secret_key: shop.account.test.secret_key, publishable_key: shop.account.test.publishable_key })
   const sameIdElsewhere = bearer(endUserToken(otherProject.id, 'owner', otherProject.end_user_secret))
   const get = (path: string) => shop.app.inject({ method: 'GET', url: `/api/v1/payments/stripe/${path}`, headers: sameIdElsewhere })
-  t.same((await get('my-subscription')).json(), { data: null })
+  t.same((await get('my-subscription')).json(), { data: null, active: [], duplicate_active: false })
   t.same((await get('my-payments')).json().data, [])
   const cancel = await shop.app.inject({ method: 'POST', url: '/api/v1/payments/stripe/cancel-subscription', headers: sameIdElsewhere, payload: {} })
   assertProblem(t, cancel, 404, 'no_subscription')

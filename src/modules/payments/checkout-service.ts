@@ -101,6 +101,26 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
     }
   }
 
+  /**
+   * At most one open subscription-mode checkout per end user and mode: the earlier ones are expired
+   * at Stripe before a new one is made (a request repeated with its Idempotency-Key keeps its own
+   * session, named by `checkout_request` in the metadata). A session that completed meanwhile cannot
+   * be expired; the subscription check that follows then finds its subscription (409).
+   */
+  async function expireOpenSubscriptionCheckouts (stripe: Stripe, customerId: string, keep: (s: Stripe.Checkout.Session) => boolean): Promise<Stripe.Checkout.Session[]> {
+    const open = await callStripe(() => stripe.checkout.sessions.list({ customer: customerId, status: 'open', limit: 100 }))
+    const subscriptionSessions = open.data.filter((s) => s.mode === 'subscription')
+    for (const s of subscriptionSessions) {
+      if (keep(s)) continue
+      await callStripe(() => stripe.checkout.sessions.expire(s.id)).catch((err: unknown) => {
+        // Completed or expired in the meantime: nothing left open to expire.
+        if (err instanceof AppError && err.status < 500) { log.info({ session: s.id }, 'an earlier checkout session was no longer open'); return }
+        throw err
+      })
+    }
+    return subscriptionSessions
+  }
+
   /** The pending transaction of a payment-mode session; no session may take money without one, so a failed insert expires it. */
   async function recordPending (stripe: Stripe, session: Stripe.Checkout.Session, row: Parameters<typeof insertPendingTransaction>[1]): Promise<void> {
     try {
@@ -169,7 +189,11 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       if (body.trial_period_days !== undefined && checkoutMode !== 'subscription') throw badRequest('trial_requires_subscription', 'trial_period_days applies to subscription mode only')
 
       const customer = await customerFor(stripe, ref)
-      if (checkoutMode === 'subscription') await assertNoSubscription(stripe, ref, customer.id, customer.created)
+      const request = clientKey ? createHash('sha256').update(`checkout-request\u0000${clientKey}`).digest('hex').slice(0, 32) : undefined
+      if (checkoutMode === 'subscription') {
+        if (!customer.created) await expireOpenSubscriptionCheckouts(stripe, customer.id, (s) => request !== undefined && s.metadata?.checkout_request === request)
+        await assertNoSubscription(stripe, ref, customer.id, customer.created)
+      }
 
       const transactionId = transactionIdFor(ref, clientKey)
       const pkg = checkoutMode === 'payment' ? await packageForPurchase(db, ref, price.id) : null
@@ -186,7 +210,7 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
         line_items: [{ price: price.id, quantity }],
         success_url: body.success_url,
         cancel_url: body.cancel_url,
-        metadata,
+        metadata: checkoutMode === 'subscription' && request ? { ...metadata, checkout_request: request } : metadata,
         ...(body.allow_promotion_codes !== undefined ? { allow_promotion_codes: body.allow_promotion_codes } : {}),
         ...(checkoutMode === 'subscription'
           ? { subscription_data: { metadata, ...(body.trial_period_days ? { trial_period_days: body.trial_period_days } : {}) } }
@@ -196,6 +220,18 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       const session = await callStripe(() => stripe.checkout.sessions.create(params,
         clientKey ? { idempotencyKey: idempotencyKey('checkout', ref.projectId, ref.mode, ref.endUserId, clientKey) } : {}))
       if (!session.url) throw new AppError(502, 'stripe_api_error', 'Bad gateway', 'Stripe returned a checkout session without a URL')
+
+      if (checkoutMode === 'subscription') {
+        // Two requests at once both passed the check above: the newest session (created, then id) stays open.
+        const newest = (a: Stripe.Checkout.Session, b: Stripe.Checkout.Session) => (a.created !== b.created ? a.created > b.created : a.id > b.id)
+        let winner: Stripe.Checkout.Session = session
+        const open = await callStripe(() => stripe.checkout.sessions.list({ customer: customer.id, status: 'open', limit: 100 }))
+        for (const s of open.data) if (s.mode === 'subscription' && newest(s, winner)) winner = s
+        await expireOpenSubscriptionCheckouts(stripe, customer.id, (s) => s.id === winner.id)
+        if (winner.id !== session.id) {
+          throw conflict('checkout_superseded', 'Another subscription checkout for you started at the same moment; use that one (this one is expired)', { session_id: winner.id })
+        }
+      }
 
       if (checkoutMode === 'payment') {
         await recordPending(stripe, session, {

@@ -28,7 +28,10 @@ export const DeveloperSubscriptionQuery = Type.Object({ ...listFilters, ...proje
 
 const projectName = Type.Object({ project_name: Type.String({ description: 'Name of the project the row belongs to' }) })
 export const DashboardTransaction = Type.Composite([TransactionView, projectName])
-export const DashboardSubscription = Type.Composite([SubscriptionView, projectName])
+const duplicateActive = Type.Object({
+  duplicate_active: Type.Boolean({ description: 'true when this subscription bills while another of the same end user (or Stripe customer) in this project and mode bills too: the user pays twice' }),
+})
+export const DashboardSubscription = Type.Composite([SubscriptionView, projectName, duplicateActive])
 export const DashboardTransactionList = ListOf(DashboardTransaction)
 export const DashboardSubscriptionList = ListOf(DashboardSubscription)
 

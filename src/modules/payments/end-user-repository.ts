@@ -27,6 +27,14 @@ export async function findSubscriptionIn (db: Executor, projectId: string, mode:
   return row
 }
 
+/** Every subscription in one of `statuses`, newest first (more than one billing subscription is a duplicate to flag). */
+export async function listSubscriptionsIn (db: Executor, projectId: string, mode: Mode, endUserId: string, statuses: readonly string[], stripeCustomerId?: string | null): Promise<SubscriptionRow[]> {
+  return db.select().from(subscriptions)
+    .where(and(ownedBy(projectId, mode, endUserId, stripeCustomerId), inArray(subscriptions.status, [...statuses])))
+    .orderBy(desc(subscriptions.createdAt), desc(subscriptions.id))
+    .limit(20)
+}
+
 /** The live subscription, else the most recent ended one. */
 export async function findCurrentSubscription (db: Executor, projectId: string, mode: Mode, endUserId: string, stripeCustomerId?: string | null): Promise<SubscriptionRow | undefined> {
   const live = await findSubscriptionIn(db, projectId, mode, endUserId, LIVE_STATUSES, stripeCustomerId)

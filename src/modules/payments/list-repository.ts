@@ -67,6 +67,22 @@ export async function listDeveloperSubscriptions (db: Executor, f: ListFilters, 
   return subscriptionListQuery(db, f, limit, startingAfter)
 }
 
+const BILLING = ['active', 'trialing', 'past_due']
+
+/**
+ * Of `ids` (a page's rows), those that bill while another subscription of the same end user (or
+ * Stripe customer) in that project and mode bills too: a duplicate the developer must see.
+ */
+export async function duplicateBillingSubscriptions (db: Executor, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const s = subscriptions
+  const rows = await db.select({ id: s.id }).from(s)
+    .where(and(inArray(s.id, ids), inArray(s.status, BILLING), sql`exists (select 1 from ${subscriptions} o
+      where o.project_id = ${s.projectId} and o.mode = ${s.mode} and o.id <> ${s.id} and o.status in ('active', 'trialing', 'past_due')
+        and (o.end_user_id = ${s.endUserId} or o.stripe_customer_id = ${s.stripeCustomerId}))`))
+  return new Set(rows.map((r) => r.id))
+}
+
 /** Names of the caller's projects among `ids` (one primary-key probe each). */
 export async function projectNames (db: Executor, developerId: string, ids: string[]): Promise<Map<string, string>> {
   const unique = [...new Set(ids)]

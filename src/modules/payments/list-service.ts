@@ -2,7 +2,7 @@ import type { Executor } from '../../platform/db/client.ts'
 import { subscriptionView, transactionView } from './views.ts'
 import { pageOf, splitPage } from '../../platform/http/pagination.ts'
 import { modeOf } from '../../platform/http/schemas.ts'
-import { listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
+import { duplicateBillingSubscriptions, listDeveloperSubscriptions, listDeveloperTransactions, projectNames, type ListFilters } from './list-repository.ts'
 import { ownedProject } from '../projects/service.ts'
 
 export interface ListRequest extends ListFilters {
@@ -45,4 +45,8 @@ async function page<Row extends { id: string, projectId: string }, View> (
 }
 
 export const listTransactionsPage = (db: Executor, req: ListRequest) => page(db, req, listDeveloperTransactions, transactionView)
-export const listSubscriptionsPage = (db: Executor, req: ListRequest) => page(db, req, listDeveloperSubscriptions, subscriptionView)
+export async function listSubscriptionsPage (db: Executor, req: ListRequest) {
+  const result = await page(db, req, listDeveloperSubscriptions, subscriptionView)
+  const duplicates = await duplicateBillingSubscriptions(db, result.data.map((r) => r.id))
+  return { ...result, data: result.data.map((r) => ({ ...r, duplicate_active: duplicates.has(r.id) })) }
+}

@@ -33,8 +33,9 @@ const routes: FastifyPluginAsyncTypebox<MeRouteOptions> = async (app, options) =
   app.get('/my-subscription', {
     schema: { ...common, operationId: 'getMySubscription', summary: 'The caller\'s current subscription in this mode', querystring: ModeQuery, response: { 200: MySubscription, ...problems(400, 401, 429) } },
   }, async (req) => {
-    const row = await subscriptions.current(refOf(req, req.query))
-    return { data: row ? subscriptionView(row) : null }
+    const ref = refOf(req, req.query)
+    const [row, billing] = await Promise.all([subscriptions.current(ref), subscriptions.billing(ref)])
+    return { data: row ? subscriptionView(row) : null, active: billing.map(subscriptionView), duplicate_active: billing.length > 1 }
   })
 
   app.get('/my-payments', {

@@ -80,7 +80,9 @@ export const TransactionView = Type.Object({
 
 export const MySubscription = Type.Object({
   data: Nullable(SubscriptionView),
-}, { description: 'The live subscription in this mode, else the most recent ended one; null when the user never subscribed' })
+  active: Type.Array(SubscriptionView, { description: 'Every subscription that bills (active, trialing, past_due), newest first' }),
+  duplicate_active: Type.Boolean({ description: 'true when more than one subscription bills: two checkouts paid at once, or one made in Stripe\'s dashboard; cancel the one you do not want' }),
+}, { description: '`data`: the live subscription in this mode, else the most recent ended one; null when the user never subscribed' })
 
 export const MyPaymentsQuery = Type.Object({
   test_mode: Type.Boolean({ default: true }),

@@ -7,7 +7,7 @@ import { splitPage } from '../../platform/http/pagination.ts'
 import type { StripeResolver } from '../stripe-accounts/resolver.ts'
 import { findCustomer } from './customer-repository.ts'
 import {
-  LIVE_STATUSES, findCurrentSubscription, findSubscriptionById, findSubscriptionIn, listEndUserTransactions,
+  BLOCKING_STATUSES, LIVE_STATUSES, findCurrentSubscription, listSubscriptionsIn, findSubscriptionById, findSubscriptionIn, listEndUserTransactions,
   type SubscriptionRow, type TransactionRow,
 } from './end-user-repository.ts'
 import { slotOf } from '../../platform/db/effects.ts'
@@ -56,6 +56,11 @@ export function createSubscriptionService ({ db, resolver, log }: SubscriptionDe
   return {
     async current (ref: EndUserRef): Promise<SubscriptionRow | undefined> {
       return findCurrentSubscription(db, ref.projectId, ref.mode, ref.endUserId, await customerIdOf(ref))
+    },
+
+    /** Every subscription that bills (active, trialing, past due): more than one is a duplicate the end user must see. */
+    async billing (ref: EndUserRef): Promise<SubscriptionRow[]> {
+      return listSubscriptionsIn(db, ref.projectId, ref.mode, ref.endUserId, BLOCKING_STATUSES, await customerIdOf(ref))
     },
 
     async payments (ref: EndUserRef, limit: number, startingAfter?: string): Promise<{ rows: TransactionRow[], hasMore: boolean }> {
