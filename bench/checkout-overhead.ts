@@ -37,10 +37,10 @@ export async function checkoutOverhead (): Promise<void> {
   const unlimited = { userMax: 1_000_000, ipMax: 1_000_000, windowMs: 60_000 }
   const app = await buildApp({ config, database, rateLimits: { checkout: unlimited, me: unlimited } })
   try {
-    const developer = { authorization: `Bearer ${createSigner({ key: jwtSecret, algorithm: 'HS256' })({ sub: 'dev_bench', role: 'developer' })}` }
+    const developer = { authorization: `Bearer ${createSigner({ key: jwtSecret, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: 'dev_bench', role: 'developer' })}` }
     const project = (await app.inject({ method: 'POST', url: '/api/v1/projects', headers: developer, payload: { name: 'bench' } })).json<{ id: string, end_user_secret: string }>()
     await app.inject({ method: 'PUT', url: `/api/v1/payments/stripe/projects/${project.id}/config`, headers: developer, payload: { secret_key: account.test.secret_key, publishable_key: account.test.publishable_key } })
-    const sign = createSigner({ key: project.end_user_secret, algorithm: 'HS256' })
+    const sign = createSigner({ key: project.end_user_secret, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })
     const service: number[] = []
     let failures = 0
     for (let i = 0; i < N; i++) {

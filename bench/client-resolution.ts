@@ -55,7 +55,7 @@ export async function clientResolution (): Promise<void> {
     await app.listen({ port: 0, host: '127.0.0.1' })
     const address = app.server.address()
     const port = typeof address === 'object' && address ? address.port : 0
-    const tokens = projects.map((p) => createSigner({ key: p.secret, algorithm: 'HS256' })({ sub: 'user-1', project_id: p.id, role: 'end_user' }))
+    const tokens = projects.map((p) => createSigner({ key: p.secret, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: 'user-1', project_id: p.id, role: 'end_user' }))
     let next = 0
     const result = await autocannon({
       url: `http://127.0.0.1:${port}/api/v1/payments/stripe/my-subscription`, connections: 8, duration: SECONDS,

@@ -24,7 +24,7 @@ async function serve (size: number, jwt: string): Promise<Served> {
   })
   const sql = postgres(db.url, { max: 1, onnotice: () => {} })
   try {
-    const developer = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256' })({ sub: 'dev_bench', role: 'developer' })}`, 'content-type': 'application/json' }
+    const developer = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: 'dev_bench', role: 'developer' })}`, 'content-type': 'application/json' }
     const project = await (await fetch(`${instance.url}/api/v1/projects`, { method: 'POST', headers: developer, body: JSON.stringify({ name: 'credit reads' }) })).json() as { id: string }
     const { key } = await (await fetch(`${instance.url}/api/v1/projects/${project.id}/api-keys`, { method: 'POST', headers: developer, body: JSON.stringify({ mode: 'test', name: 'bench' }) })).json() as { key: string }
     const started = performance.now()

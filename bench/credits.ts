@@ -37,7 +37,7 @@ export async function creditsBench (): Promise<string[]> {
   })
   const sql = postgres(db.url, { max: 2, onnotice: () => {} })
   try {
-    const developer = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256' })({ sub: 'dev_bench', role: 'developer' })}`, 'content-type': 'application/json' }
+    const developer = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: 'dev_bench', role: 'developer' })}`, 'content-type': 'application/json' }
     const project = await (await fetch(`${instance.url}/api/v1/projects`, { method: 'POST', headers: developer, body: JSON.stringify({ name: 'credits bench' }) })).json() as { id: string }
     const { key } = await (await fetch(`${instance.url}/api/v1/projects/${project.id}/api-keys`, { method: 'POST', headers: developer, body: JSON.stringify({ mode: 'test', name: 'bench' }) })).json() as { key: string }
     // Every wallet holds far more than the run spends, in one lot each (the common case: one package or period).

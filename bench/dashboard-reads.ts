@@ -83,7 +83,7 @@ async function serveSize (size: number): Promise<Served> {
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : 0
   const project = first?.id ?? ''
-  const token = createSigner({ key: jwtSecret, algorithm: 'HS256' })({ sub: first?.developerId ?? 'dev_seed_1', role: 'developer' })
+  const token = createSigner({ key: jwtSecret, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: first?.developerId ?? 'dev_seed_1', role: 'developer' })
   return {
     size,
     project,

@@ -19,7 +19,7 @@ export async function pgliteIngest (): Promise<string[]> {
   const lines: string[] = []
   try {
     await app.ready()
-    const headers = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256' })({ sub: 'dev_pglite', role: 'developer' })}` }
+    const headers = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: 'dev_pglite', role: 'developer' })}` }
     const created = await app.inject({ method: 'POST', url: '/api/v1/projects', headers, payload: { name: 'PGlite' } })
     const id = created.json<{ id: string }>().id
     const secret = `whsec_pglite_${randomBytes(8).toString('hex')}`

@@ -244,7 +244,7 @@ export async function webhookIngest (): Promise<string[]> {
   const sql = postgres(db.url, { max: 2, onnotice: () => {} })
   try {
     const developer = `dev_bench_${randomBytes(4).toString('hex')}`
-    const headers = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256' })({ sub: developer, role: 'developer' })}`, 'content-type': 'application/json' }
+    const headers = { authorization: `Bearer ${createSigner({ key: jwt, algorithm: 'HS256', expiresIn: 12 * 3_600_000 })({ sub: developer, role: 'developer' })}`, 'content-type': 'application/json' }
     const projects: Array<{ id: string, secret: string }> = Array.from({ length: SPREAD }, () => ({ id: '', secret: '' }))
     await pool([...projects.keys()], 8, async (i) => {
       const res = await fetch(`${instance.url}/api/v1/projects`, { method: 'POST', headers, body: JSON.stringify({ name: `Bench ${i}` }) })

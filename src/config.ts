@@ -21,6 +21,8 @@ export const EnvSchema = Type.Object({
   STRIPE_API_BASE: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+/?$', maxLength: 2048 })),
   STRIPE_CLIENT_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
   LOG_LEVEL: Type.Optional(LogLevel),
+  JWT_MAX_LIFETIME_DEVELOPER: Type.Integer({ minimum: 60, maximum: 31 * 86_400, default: 86_400 }),
+  JWT_MAX_LIFETIME_END_USER: Type.Integer({ minimum: 60, maximum: 31 * 86_400, default: 86_400 }),
 })
 export type Env = Static<typeof EnvSchema>
 
@@ -35,6 +37,8 @@ export interface Config {
   /** First key encrypts; all decrypt. */
   encryptionKeys: Array<{ id: string, key: Buffer }>
   jwt: { secret: string, publicKey?: undefined } | { publicKey: string, secret?: string }
+  /** Longest accepted token lifetime (exp − iat, or exp − now without iat), seconds, per role. */
+  jwtMaxLifetime: { developer: number, endUser: number }
   stripeApiBase: string | undefined
   stripeClientCacheSize: number
   logLevel: string
@@ -131,6 +135,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     encryptionKeys: parseEncryptionKeys(encryptionKeys),
     jwt,
+    jwtMaxLifetime: { developer: env.JWT_MAX_LIFETIME_DEVELOPER, endUser: env.JWT_MAX_LIFETIME_END_USER },
     stripeApiBase: env.STRIPE_API_BASE?.replace(/\/+$/, ''),
     stripeClientCacheSize: env.STRIPE_CLIENT_CACHE_SIZE,
     logLevel: env.LOG_LEVEL ?? (env.NODE_ENV === 'test' ? 'silent' : 'info'),

@@ -91,13 +91,18 @@ export async function startLocalStripe (t: Test): Promise<StripeLocal> {
 
 export const newDeveloperId = (): string => `dev_${randomUUID()}`
 
+/** Lifetime of test tokens, ms (the service refuses tokens without `exp`); a claim `exp` (even undefined) overrides it. */
+export const TEST_TOKEN_LIFETIME_MS = 3_600_000
+
+const expiry = (claims: Record<string, unknown> | undefined, expiresIn?: number) => ('exp' in (claims ?? {}) ? {} : { expiresIn: expiresIn ?? TEST_TOKEN_LIFETIME_MS })
+
 export function developerToken (developerId: string, options: { secret?: string, expiresIn?: number, claims?: Record<string, unknown> } = {}): string {
-  const sign = createSigner({ key: options.secret ?? TEST_JWT_SECRET, algorithm: 'HS256', ...(options.expiresIn ? { expiresIn: options.expiresIn } : {}) })
+  const sign = createSigner({ key: options.secret ?? TEST_JWT_SECRET, algorithm: 'HS256', ...expiry(options.claims, options.expiresIn) })
   return sign({ sub: developerId, role: 'developer', ...options.claims })
 }
 
 export function endUserToken (projectId: string, endUserId: string, secret: string, claims: Record<string, unknown> = {}): string {
-  return createSigner({ key: secret, algorithm: 'HS256' })({ sub: endUserId, project_id: projectId, role: 'end_user', ...claims })
+  return createSigner({ key: secret, algorithm: 'HS256', ...expiry(claims) })({ sub: endUserId, project_id: projectId, role: 'end_user', ...claims })
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })

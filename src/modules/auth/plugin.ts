@@ -3,7 +3,7 @@ import jwt, { type JwtVerifyFunction, type TokenOrHeader } from '@fastify/jwt'
 import type { FastifyRequest } from 'fastify'
 import { LRUCache } from 'lru-cache'
 import { associatedData, open } from '../../platform/crypto.ts'
-import { unauthorized } from '../../platform/http/errors.ts'
+import { AppError, unauthorized } from '../../platform/http/errors.ts'
 import { isUuid } from '../../platform/uuid.ts'
 import { findEndUserSecret } from '../projects/repository.ts'
 import { API_KEY, hashApiKey } from '../api-keys/model.ts'
@@ -28,6 +28,34 @@ declare module 'fastify' {
     developer: DeveloperPrincipal | null
     endUser: EndUserPrincipal | null
     apiKey: ApiKeyPrincipal | null
+  }
+}
+
+/** Clock skew tolerated between the token's issuer and us (an `iat` this far ahead is still fine). */
+export const CLOCK_SKEW_SECONDS = 60
+
+const tokenProblem = (code: string, detail: string): AppError => new AppError(401, code, 'Unauthorized', detail)
+
+/** Why a verification failure is refused: expiry is worth saying, the rest is one `unauthorized`. */
+function verifyFailure (err: unknown, fallback: string): AppError {
+  if (err instanceof AppError) return err
+  const code = typeof err === 'object' && err !== null && 'code' in err ? String(err.code) : ''
+  if (code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED') return tokenProblem('token_expired', 'The token has expired (exp is past)')
+  return unauthorized(fallback)
+}
+
+/**
+ * A token must say when it ends (`exp`), may not live longer than the role allows (counted from
+ * `iat`, or from now when it has none), and may not claim to be issued in the future.
+ */
+export function checkLifetime (claims: Record<string, unknown>, maxSeconds: number, nowSeconds = Math.floor(Date.now() / 1000)): void {
+  const { exp, iat } = claims
+  if (typeof exp !== 'number' || !Number.isFinite(exp)) throw tokenProblem('token_exp_missing', 'The token has no exp claim; every token must expire')
+  if (iat !== undefined && (typeof iat !== 'number' || !Number.isFinite(iat))) throw unauthorized('The token\'s iat claim is not a number')
+  if (typeof iat === 'number' && iat > nowSeconds + CLOCK_SKEW_SECONDS) throw tokenProblem('token_issued_in_future', 'The token\'s iat is in the future')
+  const from = typeof iat === 'number' ? iat : nowSeconds
+  if (exp - from > maxSeconds + (typeof iat === 'number' ? 0 : CLOCK_SKEW_SECONDS)) {
+    throw tokenProblem('token_lifetime_too_long', `The token lives longer than the ${maxSeconds} s allowed for its role`)
   }
 }
 
@@ -140,10 +168,11 @@ export default fp(async (app) => {
     let claims: Record<string, unknown>
     try {
       claims = await req.developerJwtVerify<Record<string, unknown>>()
-    } catch {
-      throw unauthorized('A valid developer token is required')
+    } catch (err) {
+      throw verifyFailure(err, 'A valid developer token is required')
     }
     if (claims.role !== 'developer' || !isSubject(claims.sub)) throw unauthorized('A valid developer token is required')
+    checkLifetime(claims, config.jwtMaxLifetime.developer)
     req.developer = { id: claims.sub }
   })
 
@@ -151,12 +180,13 @@ export default fp(async (app) => {
     let claims: Record<string, unknown>
     try {
       claims = await req.endUserJwtVerify<Record<string, unknown>>()
-    } catch {
-      throw unauthorized('A valid end-user token is required')
+    } catch (err) {
+      throw verifyFailure(err, 'A valid end-user token is required')
     }
     if (claims.role !== 'end_user' || !isSubject(claims.sub) || typeof claims.project_id !== 'string') {
       throw unauthorized('A valid end-user token is required')
     }
+    checkLifetime(claims, config.jwtMaxLifetime.endUser)
     req.endUser = { id: claims.sub, projectId: claims.project_id.toLowerCase() }
   })
 }, { name: 'auth', dependencies: ['db', 'changes'] })
