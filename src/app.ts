@@ -62,10 +62,17 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
     },
     genReqId: () => randomUUID(),
     bodyLimit: 1024 * 1024,
+    // A request (headers and body) that has not fully arrived in time is answered 408 and its socket
+    // closed: a client dribbling a byte every few seconds cannot hold a connection for long. Node checks
+    // every second (its default of 30 s would let a slow request live 30 s past its timeout).
+    requestTimeout: config.http.requestMs,
+    http: { headersTimeout: config.http.headersMs, connectionsCheckingInterval: 1000 },
     // On close, in-flight requests finish (a webhook commits or rolls back) before the database closes.
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // Past this many open sockets new connections are refused at once, so slow clients cannot exhaust the process.
+  app.server.maxConnections = config.http.maxConnections
   installValidators(app)
   app.decorate('config', config)
   app.addHook('onSend', async (req, reply) => { reply.header('x-request-id', req.id) })

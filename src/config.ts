@@ -21,6 +21,9 @@ export const EnvSchema = Type.Object({
   STRIPE_API_BASE: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+/?$', maxLength: 2048 })),
   STRIPE_CLIENT_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
   LOG_LEVEL: Type.Optional(LogLevel),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
+  MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2_000 }),
   JWT_MAX_LIFETIME_DEVELOPER: Type.Integer({ minimum: 60, maximum: 31 * 86_400, default: 86_400 }),
   JWT_MAX_LIFETIME_END_USER: Type.Integer({ minimum: 60, maximum: 31 * 86_400, default: 86_400 }),
 })
@@ -37,6 +40,8 @@ export interface Config {
   /** First key encrypts; all decrypt. */
   encryptionKeys: Array<{ id: string, key: Buffer }>
   jwt: { secret: string, publicKey?: undefined } | { publicKey: string, secret?: string }
+  /** The whole request (headers and body) must arrive within `requestMs`, its headers within `headersMs`; at most `maxConnections` sockets at once. */
+  http: { requestMs: number, headersMs: number, maxConnections: number }
   /** Longest accepted token lifetime (exp − iat, or exp − now without iat), seconds, per role. */
   jwtMaxLifetime: { developer: number, endUser: number }
   stripeApiBase: string | undefined
@@ -135,6 +140,7 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     encryptionKeys: parseEncryptionKeys(encryptionKeys),
     jwt,
+    http: { requestMs: env.REQUEST_TIMEOUT_MS, headersMs: Math.min(env.HEADERS_TIMEOUT_MS, env.REQUEST_TIMEOUT_MS), maxConnections: env.MAX_CONNECTIONS },
     jwtMaxLifetime: { developer: env.JWT_MAX_LIFETIME_DEVELOPER, endUser: env.JWT_MAX_LIFETIME_END_USER },
     stripeApiBase: env.STRIPE_API_BASE?.replace(/\/+$/, ''),
     stripeClientCacheSize: env.STRIPE_CLIENT_CACHE_SIZE,
