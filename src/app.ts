@@ -11,7 +11,7 @@ import openapiPlugin from './platform/http/openapi.ts'
 import problemPlugin from './platform/http/problem.ts'
 import stripeResolverPlugin from './modules/stripe-accounts/resolver.ts'
 import { installValidators } from './platform/http/validation.ts'
-import type { RateLimitSettings } from './platform/http/rate-limit.ts'
+import { rateLimitStorePlugin, type RateLimitSettings } from './platform/http/rate-limit.ts'
 import catalogRoutes, { publicCatalogRoutes } from './modules/credits/catalog-routes.ts'
 import checkoutRoutes, { CHECKOUT_RATE_LIMIT } from './modules/payments/checkout-routes.ts'
 import meRoutes, { ME_RATE_LIMIT } from './modules/payments/me-routes.ts'
@@ -49,6 +49,9 @@ export const REDACT_PATHS = [
   '*.apiKey', '*.api_key', '*.password', '*.token',
 ]
 
+/** `TRUST_PROXY=<n>`: trust the n proxies nearest to us (proxy-addr's meaning of a hop count). */
+const hops = (n: number) => (_address: string, i: number): boolean => i < n
+
 export async function buildApp ({ config, database, logStream, rateLimits }: BuildOptions): Promise<FastifyInstance> {
   const owned = database === undefined
   const db = database ?? await openDatabase({ url: config.databaseUrl, dataDir: `${config.dataDir}/pglite`, poolSize: config.databasePoolSize })
@@ -61,6 +64,8 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
       ...(logStream ? { stream: logStream } : {}),
     },
     genReqId: () => randomUUID(),
+    // Behind a proxy every client would share its address (and one rate-limit bucket); X-Forwarded-For is believed only when TRUST_PROXY says so.
+    trustProxy: typeof config.trustProxy === 'number' ? hops(config.trustProxy) : config.trustProxy,
     bodyLimit: 1024 * 1024,
     // A request (headers and body) that has not fully arrived in time is answered 408 and its socket
     // closed: a client dribbling a byte every few seconds cannot hold a connection for long. Node checks
@@ -84,6 +89,7 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
   await app.register(authPlugin)
   await app.register(stripeResolverPlugin)
   await app.register(openapiPlugin)
+  await app.register(rateLimitStorePlugin, { url: config.redisUrl, prefix: config.redisKeyPrefix })
   await app.register(creditsSweepPlugin)
 
   await app.register(operationsRoutes)

@@ -21,6 +21,9 @@ export const EnvSchema = Type.Object({
   STRIPE_API_BASE: Type.Optional(Type.String({ pattern: '^https?://[^\\s/]+/?$', maxLength: 2048 })),
   STRIPE_CLIENT_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
   LOG_LEVEL: Type.Optional(LogLevel),
+  TRUST_PROXY: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'true, a hop count, or a comma list of proxy addresses/CIDRs' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', maxLength: 4096 })),
+  REDIS_KEY_PREFIX: Type.String({ minLength: 1, maxLength: 200, default: 'stripe-platform:rl:' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
   HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   MAX_CONNECTIONS: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 2_000 }),
@@ -40,6 +43,11 @@ export interface Config {
   /** First key encrypts; all decrypt. */
   encryptionKeys: Array<{ id: string, key: Buffer }>
   jwt: { secret: string, publicKey?: undefined } | { publicKey: string, secret?: string }
+  /** Fastify's trustProxy: the client address comes from X-Forwarded-For only when set. */
+  trustProxy: boolean | number | string
+  /** Rate limits shared by every instance through this Redis; unset: counted in each process. */
+  redisUrl: string | undefined
+  redisKeyPrefix: string
   /** The whole request (headers and body) must arrive within `requestMs`, its headers within `headersMs`; at most `maxConnections` sockets at once. */
   http: { requestMs: number, headersMs: number, maxConnections: number }
   /** Longest accepted token lifetime (exp − iat, or exp − now without iat), seconds, per role. */
@@ -69,6 +77,18 @@ export function parseEncryptionKeys (value: string): Config['encryptionKeys'] {
   if (keys.length === 0) throw new ConfigError('ENCRYPTION_KEYS: at least one key is required')
   if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('ENCRYPTION_KEYS: key ids must be unique')
   return keys
+}
+
+/** `true`/`false`, a number of proxy hops, or the proxies' addresses and CIDRs (comma separated). */
+export function parseTrustProxy (value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false
+  if (value === 'true') return true
+  if (/^\d+$/.test(value)) return Number(value)
+  const parts = value.split(',').map((p) => p.trim()).filter(Boolean)
+  if (parts.length === 0 || parts.some((p) => !/^[0-9A-Fa-f:.]+(\/\d{1,3})?$/.test(p) && !['loopback', 'linklocal', 'uniquelocal'].includes(p))) {
+    throw new ConfigError('TRUST_PROXY must be true, false, a hop count, or a comma list of proxy addresses/CIDRs (or loopback, linklocal, uniquelocal)')
+  }
+  return parts.join(',')
 }
 
 interface DevSecrets { ENCRYPTION_KEYS: string, JWT_SECRET: string }
@@ -140,6 +160,9 @@ export function loadConfig (source: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     encryptionKeys: parseEncryptionKeys(encryptionKeys),
     jwt,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    redisUrl: env.REDIS_URL,
+    redisKeyPrefix: env.REDIS_KEY_PREFIX,
     http: { requestMs: env.REQUEST_TIMEOUT_MS, headersMs: Math.min(env.HEADERS_TIMEOUT_MS, env.REQUEST_TIMEOUT_MS), maxConnections: env.MAX_CONNECTIONS },
     jwtMaxLifetime: { developer: env.JWT_MAX_LIFETIME_DEVELOPER, endUser: env.JWT_MAX_LIFETIME_END_USER },
     stripeApiBase: env.STRIPE_API_BASE?.replace(/\/+$/, ''),

@@ -10,10 +10,8 @@ export interface MyCreditsOptions { rateLimit: RateLimitSettings }
 /** Mounted at /api/v1/payments/stripe: the end user's own credits. */
 const routes: FastifyPluginAsyncTypebox<MyCreditsOptions> = async (app, options) => {
   const credits = createCreditsService({ db: app.db })
-  const limits = await endUserRateLimits(app, options.rateLimit)
-  app.addHook('onRequest', limits.byIp)
-  app.addHook('onRequest', app.authenticateEndUser)
-  app.addHook('onRequest', limits.byUser)
+  const limits = await endUserRateLimits(app, 'my-credits', options.rateLimit, app.authenticateEndUser)
+  app.addHook('onRequest', limits.guard)
   const common = { tags: ['end-user'], security: [{ endUser: [] }] }
 
   app.get('/my-credits', {

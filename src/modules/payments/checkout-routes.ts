@@ -8,15 +8,13 @@ import { createCheckoutService } from './checkout-service.ts'
 export interface CheckoutRouteOptions { rateLimit?: RateLimitSettings }
 
 /** Checkout starts money moving: a tighter per-user limit than the reads. */
-export const CHECKOUT_RATE_LIMIT: RateLimitSettings = { userMax: 10, ipMax: 100, windowMs: 60_000 }
+export const CHECKOUT_RATE_LIMIT: RateLimitSettings = { userMax: 10, ipMax: 100, anonymousMax: 20, windowMs: 60_000 }
 
 /** Mounted at /api/v1/payments/stripe: an end user of a project starts a Stripe Checkout. */
 const routes: FastifyPluginAsyncTypebox<CheckoutRouteOptions> = async (app, options) => {
   const service = createCheckoutService({ db: app.db, resolver: app.stripeResolver, log: app.log })
-  const limits = await endUserRateLimits(app, options.rateLimit ?? CHECKOUT_RATE_LIMIT)
-  app.addHook('onRequest', limits.byIp)
-  app.addHook('onRequest', app.authenticateEndUser)
-  app.addHook('onRequest', limits.byUser)
+  const limits = await endUserRateLimits(app, 'checkout', options.rateLimit ?? CHECKOUT_RATE_LIMIT, app.authenticateEndUser)
+  app.addHook('onRequest', limits.guard)
 
   app.post('/checkout-session', {
     schema: {

@@ -13,17 +13,15 @@ import { createSubscriptionService } from './subscription-service.ts'
 
 export interface MeRouteOptions { rateLimit?: RateLimitSettings }
 
-export const ME_RATE_LIMIT: RateLimitSettings = { userMax: 60, ipMax: 300, windowMs: 60_000 }
+export const ME_RATE_LIMIT: RateLimitSettings = { userMax: 60, ipMax: 300, anonymousMax: 60, windowMs: 60_000 }
 
 /** Mounted at /api/v1/payments/stripe: an end user's own subscription, payments and billing actions. */
 const routes: FastifyPluginAsyncTypebox<MeRouteOptions> = async (app, options) => {
   const deps = { db: app.db, resolver: app.stripeResolver, log: app.log }
   const checkout = createCheckoutService(deps)
   const subscriptions = createSubscriptionService(deps)
-  const limits = await endUserRateLimits(app, options.rateLimit ?? ME_RATE_LIMIT)
-  app.addHook('onRequest', limits.byIp)
-  app.addHook('onRequest', app.authenticateEndUser)
-  app.addHook('onRequest', limits.byUser)
+  const limits = await endUserRateLimits(app, 'me', options.rateLimit ?? ME_RATE_LIMIT, app.authenticateEndUser)
+  app.addHook('onRequest', limits.guard)
   const common = { tags: ['end-user'], security: [{ endUser: [] }] }
   const refOf = (req: Parameters<typeof endUserOf>[0], query: { test_mode: boolean }) => {
     const user = endUserOf(req)
