@@ -146,9 +146,15 @@ interface Run {
   label: string, events: number, distinct: number, seconds: number, rps: number, p50: number, p99: number, non2xx: number, errors: number, recorded: number,
   /** CPU microseconds per event: the service process (and of that in the kernel), and all of PostgreSQL. */
   serviceCpuUs: number, serviceSystemUs: number, postgresCpuUs: number, generatorCpuUs: number
+  /** CPU microseconds per event of the PostgreSQL backends connected to this run's database only (not the WAL writer, nor anyone else's backends on a shared machine). */
+  backendCpuUs: number
   /** Transactions the database committed per event (each batch's statement is one; so are the status lookups). */
   commitsPerEvent: number
 }
+
+/** The backends connected to this run's database: their pids, to read their CPU from /proc. */
+const backendPids = async (db: postgres.Sql): Promise<number[]> =>
+  (await db<Array<{ pid: number }>>`select pid from pg_stat_activity where datname = current_database() and backend_type = 'client backend'`).map((r) => Number(r.pid))
 
 const commits = async (db: postgres.Sql): Promise<number> => {
   const [row] = await db<Array<{ n: string }>>`select xact_commit::text as n from pg_stat_database where datname = current_database()`
@@ -163,9 +169,12 @@ async function drive (label: string, urls: string[], events: Prepared[], distinc
   })
   const serviceTimes = () => servicePids.map(cpuTimes).reduce((a, b) => ({ user: a.user + b.user, system: a.system + b.system }), { user: 0, system: 0 })
   const commitsBefore = await commits(db)
+  const backendsBefore = new Map((await backendPids(db)).map((pid) => [pid, cpuSeconds(pid)]))
   const cpuBefore = { service: serviceTimes(), postgres: postgresCpuSeconds(), generator: cpuSeconds(process.pid) }
   const result = await runLoad(urls, requests, CONNECTIONS)
   const cpuAfter = { service: serviceTimes(), postgres: postgresCpuSeconds(), generator: cpuSeconds(process.pid) }
+  // A backend opened during the run counts from 0; one closed during it is lost (the pools keep theirs).
+  const backendSeconds = (await backendPids(db)).reduce((n, pid) => n + cpuSeconds(pid) - (backendsBefore.get(pid) ?? 0), 0)
   // pg_stat_database is updated when a backend goes idle, at most every PGSTAT_MIN_INTERVAL (1 s).
   await new Promise((resolve) => setTimeout(resolve, 1100))
   const commitsAfter = await commits(db)
@@ -180,6 +189,7 @@ async function drive (label: string, urls: string[], events: Prepared[], distinc
     serviceSystemUs: ((cpuAfter.service.system - cpuBefore.service.system) / requests.length) * 1e6,
     postgresCpuUs: ((cpuAfter.postgres - cpuBefore.postgres) / requests.length) * 1e6,
     generatorCpuUs: ((cpuAfter.generator - cpuBefore.generator) / requests.length) * 1e6,
+    backendCpuUs: (backendSeconds / requests.length) * 1e6,
     commitsPerEvent: (commitsAfter - commitsBefore - 1) / requests.length,
   }
 }
@@ -278,7 +288,7 @@ export async function webhookIngest (): Promise<string[]> {
     runs.push(await drive(`${projects.length} projects, ${instances.length} instance${instances.length > 1 ? 's' : ''}`, all, spread.list, spread.distinct, projects, sql, pids))
     for (const r of runs) {
       say(`  ${r.label.padEnd(28)} ${r.rps.toFixed(0).padStart(6)} events/s (${(r.distinct / r.seconds).toFixed(0)} distinct persisted/s)  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  recorded ${r.recorded}/${r.distinct}${r.recorded === r.distinct ? '' : '  MISMATCH'}`)
-      say(`  ${''.padEnd(28)} CPU per event: service ${r.serviceCpuUs.toFixed(0)} µs (kernel ${r.serviceSystemUs.toFixed(0)} µs), PostgreSQL ${r.postgresCpuUs.toFixed(0)} µs, load generator and Stripe stub ${r.generatorCpuUs.toFixed(0)} µs; ${r.commitsPerEvent.toFixed(3)} commits per event`)
+      say(`  ${''.padEnd(28)} CPU per event: service ${r.serviceCpuUs.toFixed(0)} µs (kernel ${r.serviceSystemUs.toFixed(0)} µs), PostgreSQL ${r.postgresCpuUs.toFixed(0)} µs (this database's backends ${r.backendCpuUs.toFixed(0)} µs), load generator and Stripe stub ${r.generatorCpuUs.toFixed(0)} µs; ${r.commitsPerEvent.toFixed(3)} commits per event`)
     }
     say(`  invoice reads from the Stripe stub: ${stub.reads()}`)
 
@@ -294,11 +304,12 @@ export async function webhookIngest (): Promise<string[]> {
         const granting = makeEvents(tpl, EVENTS, projects.length, `c${i}`, true)
         const withGrants = await drive('with credit grants', all, granting.list, granting.distinct, projects, sql, pids)
         pairs.push({ without, with: withGrants })
-        say(`  pair ${i + 1}: without credits ${without.rps.toFixed(0)} events/s (p99 ${without.p99.toFixed(1)} ms), with credit grants ${withGrants.rps.toFixed(0)} events/s (p99 ${withGrants.p99.toFixed(1)} ms); non-2xx ${without.non2xx + withGrants.non2xx}, recorded ${withGrants.recorded}/${withGrants.distinct}`)
+        say(`  pair ${i + 1}: without credits ${without.rps.toFixed(0)} events/s (p99 ${without.p99.toFixed(1)} ms), with credit grants ${withGrants.rps.toFixed(0)} events/s (p99 ${withGrants.p99.toFixed(1)} ms); CPU per event of this database's backends ${without.backendCpuUs.toFixed(0)} / ${withGrants.backendCpuUs.toFixed(0)} µs, of the service ${without.serviceCpuUs.toFixed(0)} / ${withGrants.serviceCpuUs.toFixed(0)} µs; non-2xx ${without.non2xx + withGrants.non2xx}, recorded ${withGrants.recorded}/${withGrants.distinct}`)
       }
       const [lots] = await sql<Array<{ n: number, purchased: number, monthly: number }>>`select count(*)::int as n, count(*) filter (where bucket = 'purchased')::int as purchased, count(*) filter (where bucket = 'monthly')::int as monthly from credit_lots`
       const total = (key: 'with' | 'without') => pairs.reduce((n, p) => n + p[key].rps, 0)
-      say(`  credit grants: ${lots?.n ?? 0} lots written (${lots?.purchased ?? 0} purchased, ${lots?.monthly ?? 0} monthly); ingest with grants / without: ${(total('with') / total('without')).toFixed(3)} (sum of ${pairs.length} alternated pairs)`)
+      const cpu = (key: 'with' | 'without') => pairs.reduce((n, p) => n + p[key].backendCpuUs + p[key].serviceCpuUs, 0)
+      say(`  credit grants: ${lots?.n ?? 0} lots written (${lots?.purchased ?? 0} purchased, ${lots?.monthly ?? 0} monthly); ingest with grants / without: ${(total('with') / total('without')).toFixed(3)} (sum of ${pairs.length} alternated pairs); CPU per event (service + this database's backends) without / with: ${(cpu('without') / cpu('with')).toFixed(3)}`)
     }
 
     const payload = tpl.get('invoice.paid') ?? '{}'

@@ -5,6 +5,7 @@ import { queryRows, type Database } from '../../src/platform/db/client.ts'
 import { assertProblem, buildTestApp, createProject, newDeveloper, secondConnection, testDatabase, TEST_DATABASE_URL } from '../helpers/app.ts'
 import { CONSUME_CONCURRENCY } from '../../src/modules/credits/service.ts'
 import { balanceOf, createApiKey, creditsCall } from '../helpers/credits.ts'
+import { recomputeCredits } from '../../src/jobs/credits-recompute.ts'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const GATES = Array.from({ length: CONSUME_CONCURRENCY }, (_, i) => `gate${i}`)
@@ -189,4 +190,32 @@ t.test('a batch whose connection is lost answers none of its consumes as spent, 
   const retried = await creditsCall(s, s.key, 'POST', '/consume', { end_user_id: 'a', amount: 1 }, 'c0')
   t.equal(retried.statusCode, 200, 'the caller retries with its key, and it spends once')
   t.notOk(retried.headers['idempotent-replayed'])
+})
+
+t.test('a batch counts its consumes into the stats once, as the ledger has them (migration 0021)', async (t) => {
+  const s = await shop(t)
+  const users = Array.from({ length: 24 }, (_, i) => `s${i}`)
+  for (const u of users) {
+    const res = await creditsCall(s, s.key, 'POST', '/adjustments', { end_user_id: u, amount: 20, bucket: 'purchased', reason: 'seed' })
+    t.equal(res.statusCode, 200, res.body)
+  }
+  const stats = async () => (await queryRows<{ consumed: string, outstanding: string }>(s.app.db, sql`select
+      (select coalesce(sum(consumed), 0) from stats_credits_daily where project_id = ${s.project.id}) as consumed,
+      (select coalesce(sum(outstanding), 0) from stats_credits_current where project_id = ${s.project.id}) as outstanding`))[0]
+  const before = await stats()
+  // One statement: 24 wallets over every shard, one wallet three times, a replay, a key with another body, a 402 and a wallet that does not exist.
+  const items = [
+    ...users.map((u, i) => ({ end_user_id: u, amount: 1 + (i % 5), key: `k-${u}` })),
+    { end_user_id: 's0', amount: 2, key: 'k-s0-b' }, { end_user_id: 's0', amount: 3, key: 'k-s0-c' },
+    { end_user_id: 's1', amount: 2, key: 'k-s1' }, { end_user_id: 's3', amount: 7, key: 'k-s3' }, { end_user_id: 's2', amount: 99, key: 'k-s2-big' }, { end_user_id: 'nobody', amount: 1, key: 'k-nobody' },
+  ].map((i) => ({ project_id: s.project.id, mode: 'test', fingerprint: `f-${i.key}-${i.amount}`, description: null, metadata: null, ...i }))
+  const [row] = await queryRows<{ r: Array<{ status: number }> }>(s.app.db, sql`select credits_consume_batch(${JSON.stringify(items)}::jsonb) as r`)
+  const statuses = row!.r.map((a) => a.status)
+  t.same(statuses, [...users.map(() => 200), 200, 200, 200, 409, 402, 402], 'each item answered for itself (a replay, another body 409, two 402s)')
+  const spent = users.reduce((n, _u, i) => n + 1 + (i % 5), 0) + 5
+  const after = await stats()
+  t.equal(Number(after!.consumed) - Number(before!.consumed), spent, 'consumed: every spend once')
+  t.equal(Number(before!.outstanding) - Number(after!.outstanding), spent, 'outstanding: down by the same')
+  const check = await recomputeCredits(s.app.db, { check: true, projectId: s.project.id })
+  t.same(check.drift, [], 'the stats equal the ledger')
 })
