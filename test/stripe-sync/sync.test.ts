@@ -155,8 +155,11 @@ async function withHistory (t: Test): Promise<World> {
   return w
 }
 
+// Several histories synced in turn: longer than tap's 120 s per file on a busy machine or on PGlite.
+t.setTimeout(480_000)
+
 // The outer test owns the shared world (its teardown closes the app and the local server).
-t.test('resync', async (outer) => {
+t.test('resync', { timeout: 470_000 }, async (outer) => {
   await testDatabase()
 
   outer.test('a project that missed every webhook, synced, equals one that received them all', async (t) => {
