@@ -26,6 +26,8 @@ import apiKeyRoutes from './modules/api-keys/routes.ts'
 import creditRoutes from './modules/credits/routes.ts'
 import myCreditRoutes from './modules/credits/me-routes.ts'
 import creditsSweepPlugin from './modules/credits/sweep-plugin.ts'
+import stripeSyncPlugin from './modules/stripe-sync/plugin.ts'
+import stripeSyncRoutes from './modules/stripe-sync/routes.ts'
 
 declare module 'fastify' {
   interface FastifyInstance { config: Config }
@@ -91,6 +93,7 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
   await app.register(openapiPlugin)
   await app.register(rateLimitStorePlugin, { url: config.redisUrl, prefix: config.redisKeyPrefix })
   await app.register(creditsSweepPlugin)
+  await app.register(stripeSyncPlugin)
 
   await app.register(operationsRoutes)
   await app.register(async (api) => {
@@ -101,6 +104,7 @@ export async function buildApp ({ config, database, logStream, rateLimits }: Bui
     await api.register(webhookAdminRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(projectPaymentsRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(catalogRoutes, { prefix: '/payments/stripe/projects' })
+    await api.register(stripeSyncRoutes, { prefix: '/payments/stripe/projects' })
     await api.register(publicCatalogRoutes, { prefix: '/public/projects' })
     await api.register(checkoutRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.checkout ?? CHECKOUT_RATE_LIMIT })
     await api.register(meRoutes, { prefix: '/payments/stripe', rateLimit: rateLimits?.me ?? ME_RATE_LIMIT })

@@ -39,7 +39,8 @@ function list<K extends Kind> (c: ApiCall, kind: K, url: string, keep: (r: RecOf
   view: (r: RecOf<K>) => JsonObject = r => render(r, c.ctx)): JsonObject {
   const limit = c.p.int('limit') ?? 10
   if (limit < 1 || limit > 100) throw invalidParam('limit', 'This value must be between 1 and 100.', 'parameter_invalid_integer')
-  let items = c.ctx.st.all(kind).filter(keep)
+  const inRange = createdRange(c.p)
+  let items = c.ctx.st.all(kind).filter(r => inRange(r.created) && keep(r))
   const after = c.p.str('starting_after')
   const before = c.p.str('ending_before')
   if (after) {
@@ -53,6 +54,20 @@ function list<K extends Kind> (c: ApiCall, kind: K, url: string, keep: (r: RecOf
     return { object: 'list', data: items.map(view), has_more: at - limit > 0, url }
   }
   return { object: 'list', data: items.slice(0, limit).map(view), has_more: items.length > limit, url }
+}
+
+/** Stripe's `created` list filter: an exact unix time, or a hash of `gt`, `gte`, `lt`, `lte`. */
+function createdRange (p: Reader): (created: number) => boolean {
+  if (!p.has('created')) return () => true
+  if (typeof p.raw('created') === 'string') {
+    const at = p.int('created')
+    return created => at === undefined || created === at
+  }
+  const range = p.obj('created')
+  if (!range) return () => true
+  const gt = range.int('gt'), gte = range.int('gte'), lt = range.int('lt'), lte = range.int('lte')
+  return created => (gt === undefined || created > gt) && (gte === undefined || created >= gte) &&
+    (lt === undefined || created < lt) && (lte === undefined || created <= lte)
 }
 
 const deleted = (r: Rec, object: string): JsonObject => ({ id: r.id, object, deleted: true })
@@ -456,8 +471,13 @@ const updateWebhookEndpoint: Handler = c => {
 const listEvents: Handler = c => {
   const type = c.p.str('type')
   const types = c.p.strings('types')
+  if (type && types.length > 0) throw invalidRequest('You may only specify one of these parameters: type, types.')
   const typeOk = (t: string): boolean => (!type || (type.endsWith('.*') ? t.startsWith(type.slice(0, -1)) : t === type)) && (types.length === 0 || types.includes(t))
-  return list(c, 'event', '/v1/events', e => typeOk(e.type))
+  // delivery_success=false: events with a delivery that failed every attempt, or is still being retried.
+  const success = c.p.bool('delivery_success')
+  const undelivered = success === undefined ? null : c.ctx.undelivered()
+  const deliveryOk = (id: string): boolean => undelivered === null || undelivered.has(id) !== success
+  return list(c, 'event', '/v1/events', e => typeOk(e.type) && deliveryOk(e.id))
 }
 
 const retrieve = <K extends Kind>(kind: K): Handler => c => render(find(c.ctx, kind, id0(c)), c.ctx)
@@ -503,7 +523,7 @@ const ROUTES: Array<[string, string, Handler]> = [
   ['POST', '/v1/subscriptions/:id/resume', c => { const s = find(c.ctx, 'subscription', id0(c)); resumeSubscription(c.ctx, s); return render(s, c.ctx) }],
   ['DELETE', '/v1/subscriptions/:id', c => { const s = find(c.ctx, 'subscription', id0(c)); cancelSubscription(c.ctx, s); return render(s, c.ctx) }],
 
-  ['GET', '/v1/invoices', c => byField(c, 'invoice', '/v1/invoices', [['customer', r => r.customer], ['subscription', r => r.subscription], ['status', r => r.status]])],
+  ['GET', '/v1/invoices', c => byField(c, 'invoice', '/v1/invoices', [['customer', r => r.customer], ['subscription', r => r.subscription], ['status', r => (c.p.str('status') === 'all' ? 'all' : r.status)]])],
   ['GET', '/v1/invoices/:id', retrieve('invoice')],
 
   ['POST', '/v1/payment_intents', paymentIntents],

@@ -64,6 +64,11 @@ export class Delivery {
     for (const endpoint of endpoints) {
       // pretty-printed like Stripe's payloads; the endpoint's pinned version decides api_version
       const body = JSON.stringify(renderEvent(event, endpoint.apiVersion ?? API_VERSION), null, 2)
+      if (endpoint.dropDeliveries) {
+        // An endpoint that is down: nothing is sent, and Stripe counts the delivery as failed.
+        this.recordsOf(account.id).push({ event_id: event.id, type: event.type, url: endpoint.url, attempts: 0, status: 'failed', last_status_code: null })
+        continue
+      }
       const copies = account.delivery.duplicate > 0 && Math.random() < account.delivery.duplicate ? 2 : 1
       for (let i = 0; i < copies; i++) {
         const record: DeliveryRecord = { event_id: event.id, type: event.type, url: endpoint.url, attempts: 0, status: 'pending', last_status_code: null }
@@ -77,6 +82,13 @@ export class Delivery {
 
   deliveries (accountId: string): DeliveryRecord[] {
     return this.recordsOf(accountId).map(r => ({ ...r }))
+  }
+
+  /** Ids of the account's events with a delivery that failed or is still pending (Stripe's `delivery_success=false`). */
+  undelivered (accountId: string): Set<string> {
+    const out = new Set<string>()
+    for (const r of this.recordsOf(accountId)) if (r.status !== 'delivered') out.add(r.event_id)
+    return out
   }
 
   idle (): Promise<void> {

@@ -14,6 +14,8 @@ export interface OpCtx extends RenderCtx {
   now: number
   request: RequestInfo
   emit (type: string, rec: Rec, previous?: JsonObject): EventRec
+  /** Ids of this account's events whose delivery to an endpoint failed or is pending. */
+  undelivered (): Set<string>
 }
 
 export function matches (enabled: string[], type: string): boolean {
@@ -29,6 +31,7 @@ export function createOpCtx (delivery: Delivery, baseUrl: string, account: Accou
     mode,
     now: accountNow(account),
     request,
+    undelivered: () => delivery.undelivered(account.id),
     emit (type, rec, previous) {
       const endpoints = st.all('webhook_endpoint').reverse()
         .filter(w => w.status === 'enabled' && matches(w.enabledEvents, type))

@@ -33,6 +33,10 @@ export interface StripeLocal {
   idle (): Promise<void>
   setDeliveryOptions (accountId: string, o: DeliveryOptionsInput): void
   deliveries (accountId: string): DeliveryRecord[]
+  /** false: the endpoint is down, every delivery to it is dropped and marked failed (a missed webhook); true: delivered again. */
+  setEndpointDelivery (endpointId: string, enabled: boolean): void
+  /** The account's next `count` API requests answer 429 with `Retry-After: retryAfter` seconds. */
+  rateLimit (accountId: string, count: number, retryAfter?: number): void
 }
 
 export interface StartOptions {
@@ -60,5 +64,19 @@ export async function startStripeLocal (opts: StartOptions = {}): Promise<Stripe
       Object.assign(account.delivery, parseDeliveryOptions(new Reader(params)))
     },
     deliveries: accountId => server.delivery.deliveries(accountId),
+    setEndpointDelivery (endpointId, enabled) {
+      for (const account of server.store.accounts.values()) {
+        for (const mode of ['test', 'live'] as const) {
+          const endpoint = account.modes[mode].get('webhook_endpoint', endpointId)
+          if (endpoint) { endpoint.dropDeliveries = !enabled; return }
+        }
+      }
+      throw new Error(`stripe-local: no webhook endpoint ${endpointId}`)
+    },
+    rateLimit (accountId, count, retryAfter = 1) {
+      const account = server.store.accounts.get(accountId)
+      if (!account) throw new Error(`stripe-local: no account ${accountId}`)
+      account.rateLimit = { remaining: count, retryAfter }
+    },
   }
 }

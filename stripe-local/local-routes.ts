@@ -66,6 +66,22 @@ export async function handleLocal (deps: LocalDeps, method: string, path: string
       Object.assign(account.delivery, parseDeliveryOptions(p))
       return ok({ account_id: account.id, ...account.delivery })
     }
+    case 'POST /accounts/:id/rate-limit': {
+      // The next `count` API requests of the account answer 429, as Stripe does past its rate limit.
+      const account = accountOf(store, first)
+      const count = p.int('count', { min: 0 })
+      if (count === undefined) throw missingParam('count')
+      account.rateLimit = { remaining: count, retryAfter: p.int('retry_after', { min: 0 }) ?? 1 }
+      return ok({ account_id: account.id, ...account.rateLimit })
+    }
+    case 'POST /webhook_endpoints/:id/delivery': {
+      // `enabled=false`: the endpoint is down; each delivery is dropped and counted as failed (delivery_success=false lists it).
+      const { rec } = locate(store, 'webhook_endpoint', first)
+      const enabled = p.bool('enabled')
+      if (enabled === undefined) throw missingParam('enabled')
+      rec.dropDeliveries = !enabled
+      return ok({ id: rec.id, delivery_enabled: enabled })
+    }
     case 'GET /accounts/:id/deliveries':
       return ok({ object: 'list', data: delivery.deliveries(accountOf(store, first).id).map(r => ({ ...r })) })
     case 'POST /accounts/:id/advance-clock': {

@@ -126,6 +126,11 @@ export class LocalServer {
     const auth = key ? this.store.bySecretKey(key) : undefined
     if (!auth) throw authError(key)
     const { account, mode } = auth
+    if (account.rateLimit.remaining > 0) {
+      account.rateLimit.remaining--
+      const error = new StripeError(429, 'invalid_request_error', 'Request rate limit exceeded. Learn more about rate limits here https://stripe.com/docs/rate-limits.', 'rate_limit')
+      return { ...json(429, error.body(reqId)), headers: { 'retry-after': String(account.rateLimit.retryAfter) } }
+    }
     const connected = req.headers['stripe-account']
     if (typeof connected === 'string' && connected !== account.id) {
       throw new StripeError(403, 'invalid_request_error', `The provided key '${key?.slice(0, 8)}****${key?.slice(-4)}' does not have access to account '${connected}' (or that account does not exist). Application access may have been revoked.`, 'account_invalid')

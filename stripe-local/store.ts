@@ -99,6 +99,8 @@ export interface WebhookEndpointRec extends Base {
   kind: 'webhook_endpoint'
   url: string; enabledEvents: string[]; secret: string; description: string | null
   metadata: Metadata; apiVersion: string | null; status: 'enabled' | 'disabled'
+  /** Local only (never rendered): every delivery to this endpoint is dropped and marked failed, as an endpoint that is down. */
+  dropDeliveries?: boolean
 }
 export interface PortalSessionRec extends Base {
   kind: 'billing_portal.session'
@@ -155,6 +157,8 @@ export interface DeliveryOptions { duplicate: number; shuffle: boolean; delay_ms
 export interface Account {
   id: string; created: number; clockOffset: number; portalConfiguration: string
   keys: Record<Mode, ModeKeys>; modes: Record<Mode, ModeState>; delivery: DeliveryOptions
+  /** Local only: the next `remaining` API requests of this account answer 429 with `Retry-After: retryAfter`. */
+  rateLimit: { remaining: number; retryAfter: number }
 }
 
 type AccountKeys = { secret_key: string; publishable_key: string; restricted_key: string }
@@ -179,6 +183,7 @@ export class Store {
       keys: { test: keysFor('test'), live: keysFor('live') },
       modes: { test: new ModeState(false), live: new ModeState(true) },
       delivery: { duplicate: 0, shuffle: false, delay_ms: 0 },
+      rateLimit: { remaining: 0, retryAfter: 1 },
     }
     this.accounts.set(account.id, account)
     for (const mode of ['test', 'live'] as const) {

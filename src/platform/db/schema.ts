@@ -547,3 +547,42 @@ export const statsCreditsCurrent = pgTable('stats_credits_current', {
   check('stats_credits_current_mode_ck', sql`${t.mode} in ('test', 'live')`),
   primaryKey({ columns: [t.projectId, t.mode, t.shard] }),
 ])
+
+/**
+ * Resyncs from Stripe (modules/stripe-sync): at most one unfinished (running or interrupted) per
+ * project and mode, which the partial unique index enforces for every instance. `cursor` is where a
+ * resumed run starts again (JSON: the phase and its position); the counters are its progress.
+ */
+export const stripeSyncs = pgTable('stripe_syncs', {
+  id: uuid('id').primaryKey().defaultRandom(),
+  projectId: uuid('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+  mode: modeColumn(),
+  /** running | interrupted | succeeded | failed */
+  status: varchar('status', { length: 16 }).notNull(),
+  /** Unix seconds: the oldest event replayed. */
+  since: bigint('since', { mode: 'number' }).notNull(),
+  full: boolean('full').notNull(),
+  cursor: text('cursor').notNull(),
+  eventsListed: integer('events_listed').notNull().default(0),
+  eventsApplied: integer('events_applied').notNull().default(0),
+  eventsSkipped: integer('events_skipped').notNull().default(0),
+  /** Events whose processing failed (recorded as failed, as a failed delivery is) or that are not a Stripe event shape. */
+  eventsFailed: integer('events_failed').notNull().default(0),
+  failedDeliveriesReplayed: integer('failed_deliveries_replayed').notNull().default(0),
+  objectsApplied: integer('objects_applied').notNull().default(0),
+  stripeReads: integer('stripe_reads').notNull().default(0),
+  rateLimited: integer('rate_limited').notNull().default(0),
+  error: varchar('error', { length: 500 }),
+  /** The instance running it, and when it last saved progress: a running sync whose heartbeat stopped is resumed by the next request. */
+  owner: varchar('owner', { length: 64 }),
+  heartbeatAt: at('heartbeat_at'),
+  startedAt: at('started_at').notNull().defaultNow(),
+  finishedAt: at('finished_at'),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+}, (t) => [
+  check('stripe_syncs_mode_ck', sql`${t.mode} in ('test', 'live')`),
+  check('stripe_syncs_status_ck', sql`${t.status} in ('running', 'interrupted', 'succeeded', 'failed')`),
+  uniqueIndex('stripe_syncs_unfinished_uq').on(t.projectId, t.mode).where(sql`status in ('running', 'interrupted')`),
+  index('stripe_syncs_project_created_idx').on(t.projectId, t.mode, t.createdAt),
+])

@@ -25,6 +25,7 @@ export default fp(async (app) => {
       tags: [
         { name: 'projects', description: 'Projects and their end-user secrets' },
         { name: 'stripe-config', description: 'Per-project, per-mode Stripe configuration' },
+        { name: 'stripe-sync', description: 'Resync a project and mode from Stripe after missed webhooks' },
         { name: 'payments', description: 'Aggregated views across the developer\'s projects' },
         { name: 'credits-catalog', description: 'Which Stripe prices grant credits (plans, packages, the top-up), and the public catalog' },
         { name: 'end-user', description: 'An end user\'s checkout, subscription, payments and billing portal' },

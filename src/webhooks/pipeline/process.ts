@@ -102,3 +102,40 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
     throw new WebhookProcessingError(event.id, err)
   }
 }
+
+export interface StateInput {
+  project: { id: string, developerId: string }
+  mode: Mode
+  /**
+   * An event made from an object's current state as Stripe returns it now (a resync's `full` walk):
+   * it is not recorded (it was never sent), and its `created` says how new that state is, so the
+   * same out-of-order guards as a delivered event's decide whether it changes anything.
+   */
+  event: Stripe.Event
+  stripe: () => Promise<Stripe>
+}
+
+/**
+ * Applies an object's state through its event type's definition, exactly as processEvent does but
+ * without an event record: the effects are idempotent (a replay relies on it too), so applying the
+ * same state twice changes nothing the second time.
+ */
+export async function applyState (db: Db, input: StateInput): Promise<'applied' | 'ignored'> {
+  const { event, project, mode } = input
+  const definition = definitionOf(event.type)
+  if (!definition) return 'ignored'
+  const scope: EffectScope = { project, mode, event: { id: event.id, created: event.created } }
+  const narrowed = event as Parameters<typeof definition.effects>[1]
+  const run = (prefetched: unknown) => applyJob(db, { record: null, effects: definition.effects(scope, narrowed, prefetched) }, { slot: slotOf(event.id, SOLO_SLOTS) }, 1)
+  let prefetched = definition.prefetch ? await definition.prefetch(narrowed, input.stripe, 'payload') : undefined
+  await retryOnConflict(async () => {
+    try {
+      return await run(prefetched)
+    } catch (err) {
+      if (!(err instanceof RefetchRequired) || !definition.prefetch) throw err
+      prefetched = await definition.prefetch(narrowed, input.stripe, 'refetch')
+      return await run(prefetched)
+    }
+  })
+  return 'applied'
+}
