@@ -3,7 +3,8 @@ import type { Db } from '../../platform/db/client.ts'
 import { retryOnConflict } from '../../platform/db/conflicts.ts'
 import { RefetchRequired, slotOf, type EffectScope } from '../../platform/db/effects.ts'
 import type { Mode } from '../../platform/stripe/client.ts'
-import { definitionOf } from '../registry.ts'
+import type { EventDefinition } from '../event.ts'
+import { definitionOf, type HandledEventType } from '../registry.ts'
 import { readEventStatuses, recordFailure, type EventRecord, type EventRecordWrite } from '../repository.ts'
 import { applyJob, type Job, type JobOutcome } from './apply.ts'
 import type { WebhookBatcher } from './batcher.ts'
@@ -41,6 +42,27 @@ const SOLO_SLOTS = 8
 export function shortError (err: unknown): string {
   const raw = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
   return raw.replace(/\b(sk|rk|pk|whsec)_[A-Za-z0-9_]+/g, '$1_[redacted]').replace(/\s+/g, ' ').slice(0, 500)
+}
+
+/**
+ * Reads what the payload lacks (the definition's prefetch from the payload, and again from Stripe when
+ * the write finds it stale: RefetchRequired), then runs the attempt; a write conflict runs it again
+ * (up to `tries`, retryOnConflict's default when unset).
+ */
+async function withPrefetch<R> (
+  definition: EventDefinition<HandledEventType, unknown> | undefined, event: Parameters<EventDefinition<HandledEventType, unknown>['effects']>[1],
+  stripe: () => Promise<Stripe>, attempt: (prefetched: unknown) => Promise<R>, tries?: number,
+): Promise<R> {
+  let prefetched = definition?.prefetch ? await definition.prefetch(event, stripe, 'payload') : undefined
+  return retryOnConflict(async () => {
+    try {
+      return await attempt(prefetched)
+    } catch (err) {
+      if (!(err instanceof RefetchRequired) || !definition?.prefetch) throw err
+      prefetched = await definition.prefetch(event, stripe, 'refetch')
+      return await attempt(prefetched)
+    }
+  }, tries)
 }
 
 /**
@@ -85,17 +107,8 @@ export async function processEvent (db: Db, input: ProcessInput): Promise<Proces
   }
 
   try {
-    let prefetched = definition?.prefetch ? await definition.prefetch(narrowed, stripe, 'payload') : undefined
     // A batched apply already reads and plans again after a conflict (pipeline/batcher.ts); a batch of one retries here.
-    return await retryOnConflict(async () => {
-      try {
-        return await attempt(prefetched)
-      } catch (err) {
-        if (!(err instanceof RefetchRequired) || !definition?.prefetch) throw err
-        prefetched = await definition.prefetch(narrowed, stripe, 'refetch')
-        return await attempt(prefetched)
-      }
-    }, input.batcher && !force ? 1 : undefined)
+    return await withPrefetch(definition, narrowed, stripe, attempt, input.batcher && !force ? 1 : undefined)
   } catch (err) {
     if (err instanceof AlreadySettled) return 'duplicate'
     await recordFailure(db, record, shortError(err))
@@ -127,15 +140,6 @@ export async function applyState (db: Db, input: StateInput): Promise<'applied' 
   const scope: EffectScope = { project, mode, event: { id: event.id, created: event.created } }
   const narrowed = event as Parameters<typeof definition.effects>[1]
   const run = (prefetched: unknown) => applyJob(db, { record: null, effects: definition.effects(scope, narrowed, prefetched) }, { slot: slotOf(event.id, SOLO_SLOTS) }, 1)
-  let prefetched = definition.prefetch ? await definition.prefetch(narrowed, input.stripe, 'payload') : undefined
-  await retryOnConflict(async () => {
-    try {
-      return await run(prefetched)
-    } catch (err) {
-      if (!(err instanceof RefetchRequired) || !definition.prefetch) throw err
-      prefetched = await definition.prefetch(narrowed, input.stripe, 'refetch')
-      return await run(prefetched)
-    }
-  })
+  await withPrefetch(definition, narrowed, input.stripe, run)
   return 'applied'
 }
