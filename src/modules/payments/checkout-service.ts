@@ -101,16 +101,20 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
     }
   }
 
+  /** The customer's open subscription-mode checkout sessions at Stripe. */
+  async function openSubscriptionCheckouts (stripe: Stripe, customerId: string): Promise<Stripe.Checkout.Session[]> {
+    const open = await callStripe(() => stripe.checkout.sessions.list({ customer: customerId, status: 'open', limit: 100 }))
+    return open.data.filter((s) => s.mode === 'subscription')
+  }
+
   /**
    * At most one open subscription-mode checkout per end user and mode: the earlier ones are expired
    * at Stripe before a new one is made (a request repeated with its Idempotency-Key keeps its own
    * session, named by `checkout_request` in the metadata). A session that completed meanwhile cannot
    * be expired; the subscription check that follows then finds its subscription (409).
    */
-  async function expireOpenSubscriptionCheckouts (stripe: Stripe, customerId: string, keep: (s: Stripe.Checkout.Session) => boolean): Promise<Stripe.Checkout.Session[]> {
-    const open = await callStripe(() => stripe.checkout.sessions.list({ customer: customerId, status: 'open', limit: 100 }))
-    const subscriptionSessions = open.data.filter((s) => s.mode === 'subscription')
-    for (const s of subscriptionSessions) {
+  async function expireCheckouts (stripe: Stripe, sessions: Stripe.Checkout.Session[], keep: (s: Stripe.Checkout.Session) => boolean): Promise<void> {
+    for (const s of sessions) {
       if (keep(s)) continue
       await callStripe(() => stripe.checkout.sessions.expire(s.id)).catch((err: unknown) => {
         // Completed or expired in the meantime: nothing left open to expire.
@@ -118,7 +122,6 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
         throw err
       })
     }
-    return subscriptionSessions
   }
 
   /** The pending transaction of a payment-mode session; no session may take money without one, so a failed insert expires it. */
@@ -191,7 +194,7 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
       const customer = await customerFor(stripe, ref)
       const request = clientKey ? createHash('sha256').update(`checkout-request\u0000${clientKey}`).digest('hex').slice(0, 32) : undefined
       if (checkoutMode === 'subscription') {
-        if (!customer.created) await expireOpenSubscriptionCheckouts(stripe, customer.id, (s) => request !== undefined && s.metadata?.checkout_request === request)
+        if (!customer.created) await expireCheckouts(stripe, await openSubscriptionCheckouts(stripe, customer.id), (s) => request !== undefined && s.metadata?.checkout_request === request)
         await assertNoSubscription(stripe, ref, customer.id, customer.created)
       }
 
@@ -225,9 +228,9 @@ export function createCheckoutService ({ db, resolver, log }: CheckoutDeps) {
         // Two requests at once both passed the check above: the newest session (created, then id) stays open.
         const newest = (a: Stripe.Checkout.Session, b: Stripe.Checkout.Session) => (a.created !== b.created ? a.created > b.created : a.id > b.id)
         let winner: Stripe.Checkout.Session = session
-        const open = await callStripe(() => stripe.checkout.sessions.list({ customer: customer.id, status: 'open', limit: 100 }))
-        for (const s of open.data) if (s.mode === 'subscription' && newest(s, winner)) winner = s
-        await expireOpenSubscriptionCheckouts(stripe, customer.id, (s) => s.id === winner.id)
+        const open = await openSubscriptionCheckouts(stripe, customer.id)
+        for (const s of open) if (newest(s, winner)) winner = s
+        await expireCheckouts(stripe, open, (s) => s.id === winner.id)
         if (winner.id !== session.id) {
           throw conflict('checkout_superseded', 'Another subscription checkout for you started at the same moment; use that one (this one is expired)', { session_id: winner.id })
         }
