@@ -89,6 +89,14 @@ export function verifyWebhook (input: VerifyInput): Verified {
   } catch {
     return fail('malformed_body', 'The body is not valid JSON')
   }
+  return { event: checkEvent(parsed, mode), payload }
+}
+
+/**
+ * What is checked of an event past its signature (also of one listed from Stripe by a resync): its
+ * shape, `livemode` against the mode, and for a handled type the fields its effects read.
+ */
+export function checkEvent (parsed: unknown, mode: VerifyInput['mode']): VerifiedEvent {
   if (!isEventShape(parsed)) fail('malformed_body', 'The body is not a Stripe event (id, type, created, livemode and data.object are required)')
   const event = parsed as VerifiedEvent
   if (event.livemode !== (mode === 'live')) {
@@ -96,7 +104,7 @@ export function verifyWebhook (input: VerifyInput): Verified {
   }
   const problem = eventObjectProblem(event.type, event.data.object)
   if (problem) fail('malformed_event_object', problem)
-  return { event, payload }
+  return event
 }
 
 function isEventShape (value: unknown): boolean {

@@ -8,7 +8,8 @@ import { unixNow } from '../../platform/time.ts'
 import { ownedProject } from '../projects/service.ts'
 import type { StripeResolver } from '../stripe-accounts/resolver.ts'
 import { notConfigured } from '../stripe-accounts/access.ts'
-import { HANDLED_EVENT_TYPES, eventObjectProblem } from '../../webhooks/registry.ts'
+import { HANDLED_EVENT_TYPES } from '../../webhooks/registry.ts'
+import { checkEvent, WebhookVerificationError } from '../../webhooks/verify.ts'
 import { readEventStatuses, isSettledStatus } from '../../webhooks/repository.ts'
 import { applyState, processEvent, shortError, WebhookProcessingError } from '../../webhooks/pipeline/process.ts'
 import { OBJECT_KINDS, SYNC_READS_PER_SECOND, cursorText, parseCursor, parseSince, stateEvents, type ObjectKind, type SyncCursor } from './model.ts'
@@ -201,8 +202,11 @@ export function createStripeSyncService (deps: StripeSyncDeps) {
 
       const replayOne = async (event: Stripe.Event): Promise<'processed' | 'ignored' | 'duplicate' | 'failed'> => {
         // What verify.ts checks of a delivered event, but the signature: the list came from Stripe with the project's key.
-        if (event.livemode !== (mode === 'live') || eventObjectProblem(event.type, event.data?.object) !== null) {
-          log.warn({ sync_id: row.id, event_id: event.id, type: event.type }, 'stripe sync: not an event this project and mode can apply')
+        try {
+          checkEvent(event, mode)
+        } catch (err) {
+          if (!(err instanceof WebhookVerificationError)) throw err
+          log.warn({ sync_id: row.id, event_id: event.id, type: event.type, reason: err.reason }, 'stripe sync: not an event this project and mode can apply')
           return 'failed'
         }
         for (let attempt = 0; ; attempt++) {
