@@ -43,6 +43,7 @@ const MAX_RATE_LIMIT_RETRIES = 10
 const MAX_BACKOFF_MS = 30_000
 
 class Interrupted extends Error {}
+const UNINTERRUPTED = new AbortController().signal
 class LostOwnership extends Error {}
 
 function sleep (ms: number, signal: AbortSignal): Promise<void> {
@@ -172,9 +173,11 @@ export function createStripeSyncService (deps: StripeSyncDeps) {
           }
         }
       }
-      // What an event definition reads from Stripe goes through the same pacing.
+      // What an event definition reads from Stripe goes through the same pacing, but is not cut short by an
+      // interruption: inside processEvent that would be recorded as the event's failure. The sync stops
+      // after the event in hand (replay checks the signal between events).
       const paced = async (): Promise<Stripe> => {
-        await pacer.take(signal)
+        await pacer.take(UNINTERRUPTED)
         pending.stripeReads++
         return resolved.stripe
       }
